@@ -1,0 +1,216 @@
+// Package spec is the YAML form of an integration spec: the Go types it
+// decodes into, a strict loader that rejects unknown keys, and validation.
+// Every value keeps its position so that errors can name file:line:col.
+package spec
+
+import (
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Pos is a position in a spec file.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// File is a whole spec file.
+type File struct {
+	Pos          Pos                `yaml:"-"`
+	Integration  Integration        `yaml:"integration"`
+	Operations   []Operation        `yaml:"operations"`
+	Types        Entries[Schema]    `yaml:"types"`
+	Errors       *ErrorsDecl        `yaml:"errors"`
+	Functions    []Function         `yaml:"functions"`
+	MultiAccount *MultiAccountDecl  `yaml:"multi_account"`
+}
+
+// Integration describes the service as a whole.
+type Integration struct {
+	Pos         Pos      `yaml:"-"`
+	Slug        string   `yaml:"slug"`
+	Name        string   `yaml:"name"`
+	Summary     string   `yaml:"summary"`
+	Description string   `yaml:"description"`
+	DocsURL     string   `yaml:"docs_url"`
+	Version     string   `yaml:"version"`
+	Auth        Auth     `yaml:"auth"`
+	Servers     []Server `yaml:"servers"`
+	Regions     []string `yaml:"regions"`
+}
+
+// Auth says how requests authenticate.
+type Auth struct {
+	Pos         Pos    `yaml:"-"`
+	Kind        string `yaml:"kind"`   // api_key
+	Scheme      string `yaml:"scheme"` // bearer
+	Env         string `yaml:"env"`    // environment variable holding the key
+	Description string `yaml:"description"`
+}
+
+// Server is one family of base URLs (the REST API, the waiting API, ...).
+type Server struct {
+	Pos         Pos    `yaml:"-"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Live        string `yaml:"live"`
+	Sandbox     string `yaml:"sandbox"`
+	Region      string `yaml:"region"` // may contain {region}
+}
+
+// Operation is one entry of the integration's table of task operations.
+type Operation struct {
+	Pos         Pos    `yaml:"-"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Common      bool   `yaml:"common"`
+}
+
+// ErrorsDecl names the error body type and the statuses that carry it.
+type ErrorsDecl struct {
+	Pos      Pos    `yaml:"-"`
+	Ref      string `yaml:"ref"`
+	Statuses []int  `yaml:"statuses"`
+}
+
+// MultiAccountDecl gives the example account names used in the docs.
+type MultiAccountDecl struct {
+	Pos      Pos      `yaml:"-"`
+	Accounts []string `yaml:"accounts"`
+}
+
+// Function is one function agents call.
+type Function struct {
+	Pos            Pos         `yaml:"-"`
+	Name           string      `yaml:"name"`
+	Operation      string      `yaml:"operation"` // read or write
+	Summary        string      `yaml:"summary"`
+	Description    string      `yaml:"description"`
+	ShowOperations bool        `yaml:"show_operations"`
+	HTTP           HTTP        `yaml:"http"`
+	Parameters     []Parameter `yaml:"parameters"`
+	Notes          string      `yaml:"notes"`
+	Response       Response    `yaml:"response"`
+	Examples       []Example   `yaml:"examples"`
+}
+
+// HTTP maps a function onto a request.
+type HTTP struct {
+	Pos    Pos    `yaml:"-"`
+	Method string `yaml:"method"`
+	Path   string `yaml:"path"`
+	Server string `yaml:"server"` // a Server name; default the first server
+}
+
+// Response is the success response of a function.
+type Response struct {
+	Pos    Pos    `yaml:"-"`
+	Status int    `yaml:"status"`
+	Ref    string `yaml:"ref"`
+}
+
+// Example is a Lua snippet shown in the docs.
+type Example struct {
+	Pos   Pos    `yaml:"-"`
+	Title string `yaml:"title"`
+	Lua   string `yaml:"lua"`
+	// LuaPos is where the snippet's first line stands in the file.
+	LuaPos Pos `yaml:"-"`
+}
+
+// Parameter is one named argument of a function: a schema plus where it goes
+// on the wire.
+type Parameter struct {
+	Schema `yaml:",inline"`
+	Name   string     `yaml:"name"`
+	HTTP   *ParamHTTP `yaml:"http"`
+}
+
+// ParamHTTP says where a parameter goes in the request.
+type ParamHTTP struct {
+	Pos     Pos      `yaml:"-"`
+	In      string   `yaml:"in"`     // path, query or body (default body)
+	Key     string   `yaml:"key"`    // the wire name, default the parameter name
+	Spread  bool     `yaml:"spread"` // body: the object's fields go at the top level
+	KeyedBy *KeyedBy `yaml:"keyed_by"`
+}
+
+// KeyedBy turns an array of objects into an object keyed by one field of each
+// item, the way CloudConvert wants a job's tasks.
+type KeyedBy struct {
+	Pos         Pos    `yaml:"-"`
+	Field       string `yaml:"field"`
+	Description string `yaml:"description"`
+	Pattern     string `yaml:"pattern"`
+	// DefaultFrom names the item field whose value, up to the first "/",
+	// names an item that has no key; clashes are numbered -1, -2, ...
+	DefaultFrom string `yaml:"default_from"`
+	// References names the item field whose values must be keys of the object.
+	References string `yaml:"references"`
+}
+
+// Schema is the small type language of the spec: JSON Schema's core,
+// written compactly.
+type Schema struct {
+	Pos                   Pos                  `yaml:"-"`
+	Type                  string               `yaml:"type"`
+	Ref                   string               `yaml:"ref"`
+	Title                 string               `yaml:"title"`
+	Description           string               `yaml:"description"`
+	Format                string               `yaml:"format"`
+	Pattern               string               `yaml:"pattern"`
+	Enum                  []string             `yaml:"enum"`
+	EnumFrom              string               `yaml:"enum_from"`
+	Default               *yaml.Node           `yaml:"default"`
+	Example               *yaml.Node           `yaml:"example"`
+	Minimum               *float64             `yaml:"minimum"`
+	Maximum               *float64             `yaml:"maximum"`
+	MinLength             *int                 `yaml:"min_length"`
+	MaxLength             *int                 `yaml:"max_length"`
+	MinItems              *int                 `yaml:"min_items"`
+	MaxItems              *int                 `yaml:"max_items"`
+	Required              bool                 `yaml:"required"`
+	Nullable              bool                 `yaml:"nullable"`
+	Items                 *Schema              `yaml:"items"`
+	Properties            Entries[Schema]      `yaml:"properties"`
+	AdditionalProperties  *AdditionalProperties `yaml:"additional_properties"`
+	AdditionalDescription string               `yaml:"additional_description"`
+	OneOf                 []Schema             `yaml:"one_of"`
+}
+
+// AdditionalProperties is `true`, `false` or a schema for the values.
+type AdditionalProperties struct {
+	Pos     Pos
+	Allowed bool
+	Schema  *Schema
+}
+
+// Entry is one key of an ordered mapping.
+type Entry[T any] struct {
+	Key    string
+	KeyPos Pos
+	Value  T
+}
+
+// Entries is an ordered mapping: YAML order is kept, so output that follows
+// it is deterministic and reads in the order the author chose.
+type Entries[T any] []Entry[T]
+
+// Get returns the value under key.
+func (e Entries[T]) Get(key string) (T, bool) {
+	for _, x := range e {
+		if x.Key == key {
+			return x.Value, true
+		}
+	}
+	var zero T
+	return zero, false
+}
