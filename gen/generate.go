@@ -38,6 +38,8 @@ type Options struct {
 	OutDir string
 	// Root is the folder spec paths are relative to ("" for the current one).
 	Root string
+	// OapiCodegenVersion is written in the Go client's header.
+	OapiCodegenVersion string
 }
 
 // Files maps slash-separated paths (relative to the module root) to contents.
@@ -104,7 +106,7 @@ func Integration(in *ir.Integration, opts Options) (Files, error) {
 		return nil, err
 	}
 	add(api)
-	client, err := goclient.Emit(api[openapi.FileName])
+	client, err := goclient.Emit(api[openapi.FileName], opts.OapiCodegenVersion)
 	if err != nil {
 		return nil, err
 	}

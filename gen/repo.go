@@ -35,7 +35,11 @@ func FindRoot(dir string) (string, error) {
 // spec/*.yaml, templates/, and the module path from go.mod. Spec paths are
 // relative to root, so generated headers do not depend on the checkout.
 func RepoOptions(root string) (Options, error) {
-	mod, err := modulePath(filepath.Join(root, "go.mod"))
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return Options{}, fmt.Errorf("reading go.mod: %w", err)
+	}
+	mod, err := modulePath(gomod)
 	if err != nil {
 		return Options{}, err
 	}
@@ -58,18 +62,28 @@ func RepoOptions(root string) (Options, error) {
 		ModulePath: mod,
 		OutDir:     OutDir,
 		Root:       root,
+		// The client's header names oapi-codegen's version: take it from
+		// go.mod so that it does not depend on how ccgen was built.
+		OapiCodegenVersion: requiredVersion(gomod, "github.com/oapi-codegen/oapi-codegen/v2"),
 	}, nil
 }
 
-func modulePath(gomod string) (string, error) {
-	data, err := os.ReadFile(gomod)
-	if err != nil {
-		return "", fmt.Errorf("reading go.mod: %w", err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
+func modulePath(gomod []byte) (string, error) {
+	for _, line := range strings.Split(string(gomod), "\n") {
 		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
 			return strings.Trim(strings.TrimSpace(rest), `"`), nil
 		}
 	}
-	return "", fmt.Errorf("%s has no module line", gomod)
+	return "", fmt.Errorf("go.mod has no module line")
+}
+
+// requiredVersion finds the version go.mod requires of a module, or "".
+func requiredVersion(gomod []byte, module string) string {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(fields) >= 2 && fields[0] == module {
+			return fields[1]
+		}
+	}
+	return ""
 }

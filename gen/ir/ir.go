@@ -57,7 +57,7 @@ type Auth struct {
 
 // Server is one family of base URLs.
 type Server struct {
-	Name, Description      string
+	Name, Description     string
 	Live, Sandbox, Region string
 }
 

@@ -24,13 +24,13 @@ func (p Pos) String() string {
 
 // File is a whole spec file.
 type File struct {
-	Pos          Pos                `yaml:"-"`
-	Integration  Integration        `yaml:"integration"`
-	Operations   []Operation        `yaml:"operations"`
-	Types        Entries[Schema]    `yaml:"types"`
-	Errors       *ErrorsDecl        `yaml:"errors"`
-	Functions    []Function         `yaml:"functions"`
-	MultiAccount *MultiAccountDecl  `yaml:"multi_account"`
+	Pos          Pos               `yaml:"-"`
+	Integration  Integration       `yaml:"integration"`
+	Operations   []Operation       `yaml:"operations"`
+	Types        Entries[Schema]   `yaml:"types"`
+	Errors       *ErrorsDecl       `yaml:"errors"`
+	Functions    []Function        `yaml:"functions"`
+	MultiAccount *MultiAccountDecl `yaml:"multi_account"`
 }
 
 // Integration describes the service as a whole.
@@ -160,30 +160,30 @@ type KeyedBy struct {
 // Schema is the small type language of the spec: JSON Schema's core,
 // written compactly.
 type Schema struct {
-	Pos                   Pos                  `yaml:"-"`
-	Type                  string               `yaml:"type"`
-	Ref                   string               `yaml:"ref"`
-	Title                 string               `yaml:"title"`
-	Description           string               `yaml:"description"`
-	Format                string               `yaml:"format"`
-	Pattern               string               `yaml:"pattern"`
-	Enum                  []string             `yaml:"enum"`
-	EnumFrom              string               `yaml:"enum_from"`
-	Default               *yaml.Node           `yaml:"default"`
-	Example               *yaml.Node           `yaml:"example"`
-	Minimum               *float64             `yaml:"minimum"`
-	Maximum               *float64             `yaml:"maximum"`
-	MinLength             *int                 `yaml:"min_length"`
-	MaxLength             *int                 `yaml:"max_length"`
-	MinItems              *int                 `yaml:"min_items"`
-	MaxItems              *int                 `yaml:"max_items"`
-	Required              bool                 `yaml:"required"`
-	Nullable              bool                 `yaml:"nullable"`
-	Items                 *Schema              `yaml:"items"`
-	Properties            Entries[Schema]      `yaml:"properties"`
+	Pos                   Pos                   `yaml:"-"`
+	Type                  string                `yaml:"type"`
+	Ref                   string                `yaml:"ref"`
+	Title                 string                `yaml:"title"`
+	Description           string                `yaml:"description"`
+	Format                string                `yaml:"format"`
+	Pattern               string                `yaml:"pattern"`
+	Enum                  []string              `yaml:"enum"`
+	EnumFrom              string                `yaml:"enum_from"`
+	Default               *yaml.Node            `yaml:"default"`
+	Example               *yaml.Node            `yaml:"example"`
+	Minimum               *float64              `yaml:"minimum"`
+	Maximum               *float64              `yaml:"maximum"`
+	MinLength             *int                  `yaml:"min_length"`
+	MaxLength             *int                  `yaml:"max_length"`
+	MinItems              *int                  `yaml:"min_items"`
+	MaxItems              *int                  `yaml:"max_items"`
+	Required              bool                  `yaml:"required"`
+	Nullable              bool                  `yaml:"nullable"`
+	Items                 *Schema               `yaml:"items"`
+	Properties            Entries[Schema]       `yaml:"properties"`
 	AdditionalProperties  *AdditionalProperties `yaml:"additional_properties"`
-	AdditionalDescription string               `yaml:"additional_description"`
-	OneOf                 []Schema             `yaml:"one_of"`
+	AdditionalDescription string                `yaml:"additional_description"`
+	OneOf                 []Schema              `yaml:"one_of"`
 }
 
 // AdditionalProperties is `true`, `false` or a schema for the values.

@@ -122,7 +122,7 @@ func embedPackage(in *ir.Integration, pages []Page) ([]byte, error) {
 	f.Line()
 	f.Comment("Page is one markdown page.")
 	f.Type().Id("Page").Struct(
-		jen.Id("Name").String().Comment(`how docs.read asks for it, e.g. "` + pages[len(pages)-1].Name + `"`),
+		jen.Id("Name").String().Comment(`how docs.read asks for it, e.g. "`+pages[len(pages)-1].Name+`"`),
 		jen.Id("Title").String(),
 		jen.Id("File").String().Comment("path within Files()"),
 	)

@@ -26,17 +26,17 @@ type View struct {
 // FunctionView is one function.
 type FunctionView struct {
 	LuaName, Slug, FullName, Operation string
-	Summary, Description, Notes       string
-	Call                              string // app.integrations.cloudconvert.create_job
-	HTTP                              string // POST /v2/jobs
-	ReturnsType                       string // JobResponse
-	ReturnsFields                     string // `data`
-	Params                            []ParamRow
-	Definitions                       []Definition
-	CommonOperations                  []OperationRow
-	OtherOperations                   string // `import/raw`, `import/s3`, ...
-	ExamplesHeading                   string // Example or Examples
-	Examples                          []ExampleView
+	Summary, Description, Notes        string
+	Call                               string // app.integrations.cloudconvert.create_job
+	HTTP                               string // POST /v2/jobs
+	ReturnsType                        string // JobResponse
+	ReturnsFields                      string // `data`
+	Params                             []ParamRow
+	Definitions                        []Definition
+	CommonOperations                   []OperationRow
+	OtherOperations                    string // `import/raw`, `import/s3`, ...
+	ExamplesHeading                    string // Example or Examples
+	Examples                           []ExampleView
 }
 
 // ParamRow is a row of a parameter table.
