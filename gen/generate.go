@@ -19,6 +19,7 @@ import (
 
 	"github.com/cctoolkit/cloudconvert/gen/emit/docs"
 	"github.com/cctoolkit/cloudconvert/gen/emit/goclient"
+	"github.com/cctoolkit/cloudconvert/gen/emit/luabind"
 	"github.com/cctoolkit/cloudconvert/gen/emit/metadata"
 	"github.com/cctoolkit/cloudconvert/gen/emit/openapi"
 	"github.com/cctoolkit/cloudconvert/gen/ir"
@@ -31,8 +32,12 @@ type Options struct {
 	Specs []string
 	// Templates holds the docs templates (templates/).
 	Templates fs.FS
-	// ModulePath is the Go module the generated packages live in.
+	// ModulePath is the toolkit's Go module (catalog, luaruntime), which the
+	// generated packages import.
 	ModulePath string
+	// OutputModule is the module the generated packages live in, when it is
+	// not ModulePath (an integration kept in a repository of its own).
+	OutputModule string
 	// OutDir is the output folder relative to the module root, normally
 	// "generated"; each integration gets OutDir/<slug>/.
 	OutDir string
@@ -40,6 +45,13 @@ type Options struct {
 	Root string
 	// OapiCodegenVersion is written in the Go client's header.
 	OapiCodegenVersion string
+}
+
+func (o Options) outputModule() string {
+	if o.OutputModule != "" {
+		return o.OutputModule
+	}
+	return o.ModulePath
 }
 
 // Files maps slash-separated paths (relative to the module root) to contents.
@@ -101,12 +113,12 @@ func Integration(in *ir.Integration, opts Options) (Files, error) {
 			out[path.Join(dir, p)] = b
 		}
 	}
-	api, err := openapi.Emit(in)
+	api, apiDoc, err := openapi.Emit(in)
 	if err != nil {
 		return nil, err
 	}
 	add(api)
-	client, err := goclient.Emit(api[openapi.FileName], opts.OapiCodegenVersion)
+	client, err := goclient.Emit(apiDoc, opts.OapiCodegenVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +133,14 @@ func Integration(in *ir.Integration, opts Options) (Files, error) {
 		return nil, err
 	}
 	add(pages)
+	bindings, err := luabind.Emit(in, luabind.Options{
+		BindImport:   opts.ModulePath + "/luaruntime/bind",
+		ClientImport: opts.outputModule() + "/" + dir + "/client",
+	})
+	if err != nil {
+		return nil, err
+	}
+	add(bindings)
 	return out, nil
 }
 

@@ -247,7 +247,7 @@ func (b *builder) function(in *Integration, sf *spec.Function) *Function {
 	} else if b.refOK(sf.Response.Pos, sf.Response.Ref, where+": response") {
 		fn.Response = Response{Status: sf.Response.Status, Ref: sf.Response.Ref}
 	}
-	if s := sf.Response.Status; s < 200 || s > 299 {
+	if s := sf.Response.Status; sf.Response.Ref != "" && (s < 200 || s > 299) {
 		b.errorf(sf.Response.Pos, "%s: response.status %d is not a 2xx status", where, s)
 	}
 	for _, ex := range sf.Examples {
@@ -419,13 +419,13 @@ func (b *builder) schema(s *spec.Schema, where string) *Schema {
 			out.Enum = slices.Clone(b.ops)
 		}
 	}
-	if len(out.Enum) > 0 && s.Type != "string" {
+	if len(out.Enum) > 0 && s.Type != "string" && slices.Contains(schemaTypes, s.Type) {
 		b.errorf(s.Pos, "%s: enum is only for strings", where)
 	}
 	if s.Minimum != nil && s.Maximum != nil && *s.Minimum > *s.Maximum {
 		b.errorf(s.Pos, "%s: minimum %v is greater than maximum %v", where, *s.Minimum, *s.Maximum)
 	}
-	if (s.Minimum != nil || s.Maximum != nil) && s.Type != "integer" && s.Type != "number" {
+	if (s.Minimum != nil || s.Maximum != nil) && (s.Type == "string" || s.Type == "boolean" || s.Type == "object" || s.Type == "array") {
 		b.errorf(s.Pos, "%s: minimum and maximum are only for integers and numbers", where)
 	}
 	if s.Pattern != "" {

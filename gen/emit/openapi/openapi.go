@@ -20,17 +20,19 @@ import (
 const FileName = "openapi.yaml"
 
 // Emit returns the document as files keyed by path relative to the
-// integration's output folder.
-func Emit(in *ir.Integration) (map[string][]byte, error) {
+// integration's output folder, and the document itself for the emitters
+// that build on it (it is written out first, so they may not change what
+// the file says).
+func Emit(in *ir.Integration) (map[string][]byte, *openapi3.T, error) {
 	doc, err := Build(in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	data, err := Marshal(doc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return map[string][]byte{FileName: data}, nil
+	return map[string][]byte{FileName: data}, doc, nil
 }
 
 // Marshal writes a document as YAML. kin-openapi marshals maps with sorted
@@ -106,20 +108,15 @@ func Build(in *ir.Integration) (*openapi3.T, error) {
 			return nil, err
 		}
 	}
-	// Refs were written as plain pointers; loading the JSON form resolves
-	// them, and validation then sees the document as a reader would.
-	js, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the OpenAPI document: %w", err)
+	// Refs were written as names only; resolving fills in their targets so
+	// that validation (and oapi-codegen) see the document as a reader would.
+	if err := openapi3.NewLoader().ResolveRefsIn(doc, nil); err != nil {
+		return nil, fmt.Errorf("the OpenAPI document built from %s has unresolvable refs: %w", in.SourceFile, err)
 	}
-	loaded, err := openapi3.NewLoader().LoadFromData(js)
-	if err != nil {
-		return nil, fmt.Errorf("the OpenAPI document built from %s does not load: %w", in.SourceFile, err)
-	}
-	if err := loaded.Validate(context.Background()); err != nil {
+	if err := doc.Validate(context.Background()); err != nil {
 		return nil, fmt.Errorf("the OpenAPI document built from %s is invalid: %w", in.SourceFile, err)
 	}
-	return loaded, nil
+	return doc, nil
 }
 
 func servers(in *ir.Integration, s ir.Server) openapi3.Servers {
