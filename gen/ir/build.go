@@ -33,6 +33,14 @@ type builder struct {
 }
 
 func (b *builder) errorf(p spec.Pos, format string, args ...any) {
+	// A section left out of the spec has no position of its own: name the
+	// top of the file instead.
+	if p.Line == 0 {
+		p = b.file.Pos
+		if p.Line == 0 {
+			p.Line, p.Col = 1, 1
+		}
+	}
 	b.errs = append(b.errs, &spec.Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -76,6 +84,9 @@ func (b *builder) integration() *Integration {
 	}
 	if si.Name == "" {
 		b.errorf(si.Pos, "integration.name is missing; it is the display name used in the docs")
+	}
+	if si.Auth.Pos.Line == 0 {
+		si.Auth.Pos = si.Pos
 	}
 	in.Auth = b.auth(si.Auth)
 	for _, s := range si.Servers {

@@ -1,0 +1,333 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// detect resolves an external program: an explicit override wins (a path
+// that does not exist, or "-", means "not installed"); else the first
+// name found on PATH.
+func detect(override string, names ...string) string {
+	if override != "" {
+		if override == "-" {
+			return ""
+		}
+		p, err := exec.LookPath(override)
+		if err != nil {
+			return ""
+		}
+		return p
+	}
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// programVersion runs `bin --version` with a short timeout and returns the
+// first line, e.g. "LibreOffice 7.4.7.2 40(Build:2)" or "Chromium 156.0...".
+func programVersion(bin string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	home, err := os.MkdirTemp("", "engine-version-")
+	if err != nil {
+		return ""
+	}
+	defer os.RemoveAll(home)
+	cmd := exec.CommandContext(ctx, bin, "--version")
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	setProcessGroup(cmd)
+	out, err := cmd.Output()
+	if err != nil && len(out) == 0 {
+		return ""
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return strings.TrimSpace(line)
+}
+
+// setProcessGroup makes cancellation kill the whole tree: soffice and
+// chromium both fork helpers that would otherwise outlive the timeout.
+func setProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		if cmd.Process == nil {
+			return nil
+		}
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = 5 * time.Second
+}
+
+// runTool runs an external engine with the registry's timeout and returns
+// ENGINE_FAILED with the tail of its output when it fails.
+func (r *Registry) runTool(parent context.Context, name, home string, args ...string) error {
+	ctx, cancel := context.WithTimeout(parent, r.opts.ExternalTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "HOME="+home, "TMPDIR="+home)
+	cmd.Dir = home
+	setProcessGroup(cmd)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	switch {
+	case err == nil:
+		return nil
+	case parent.Err() != nil: // the caller gave up; not the engine's fault
+		return parent.Err()
+	case ctx.Err() != nil:
+		return newError(CodeEngineFailed, err, "%s did not finish within %s", name, r.opts.ExternalTimeout)
+	}
+	return newError(CodeEngineFailed, err, "%s failed: %s", name, tail(out.String(), 500))
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// officeFamily groups the formats one LibreOffice component reads and writes.
+type officeFamily struct {
+	inputs, outputs []string
+}
+
+func (f *officeFamily) canOutput(out string) bool { return slices.Contains(f.outputs, out) }
+
+var officeFamilies = []officeFamily{
+	{inputs: []string{"doc", "docx", "odt", "rtf", "txt"}, outputs: []string{"doc", "docx", "odt", "pdf", "rtf", "txt"}},
+	{inputs: []string{"xls", "xlsx", "ods", "csv"}, outputs: []string{"csv", "ods", "pdf", "xls", "xlsx"}},
+	{inputs: []string{"ppt", "pptx", "odp"}, outputs: []string{"odp", "pdf", "ppt", "pptx"}},
+}
+
+func officeFamilyOf(in string) *officeFamily {
+	for i := range officeFamilies {
+		if slices.Contains(officeFamilies[i].inputs, in) {
+			return &officeFamilies[i]
+		}
+	}
+	return nil
+}
+
+func officeHandles() []string {
+	var out []string
+	for _, f := range officeFamilies {
+		out = append(out, "convert: "+strings.Join(f.inputs, ", ")+" -> "+strings.Join(f.outputs, ", "))
+	}
+	return out
+}
+
+// convertFilter names the LibreOffice export filter where the bare
+// extension is ambiguous (text export would otherwise pick a legacy codec).
+var convertFilter = map[string]string{
+	"txt": "txt:Text (encoded):UTF8",
+	"csv": "csv:Text - txt - csv (StarCalc):44,34,76",
+}
+
+// convertOffice runs `soffice --headless --convert-to` in a private
+// profile, one input at a time (LibreOffice serializes on its profile).
+func (r *Registry) convertOffice(ctx context.Context, req Request, progress func(int)) (Result, error) {
+	if r.libreoffice == "" {
+		return Result{}, newError(CodeEngineNotAvailable, nil,
+			"converting %s to %s needs LibreOffice, which is not installed; install the libreoffice package", req.InputFormat, req.OutputFormat)
+	}
+	res := Result{Engine: engineLibreOffice, EngineVersion: r.libreOfficeVersion()}
+	for i, in := range req.Inputs {
+		work, cleanup, err := tempDir("engine-soffice-")
+		if err != nil {
+			return Result{}, err
+		}
+		f, err := r.convertOfficeOne(ctx, req, in, work)
+		cleanup()
+		if err != nil {
+			return Result{}, err
+		}
+		res.Files = append(res.Files, f)
+		progress((i + 1) * 100 / (len(req.Inputs) + 1))
+	}
+	return res, nil
+}
+
+func (r *Registry) convertOfficeOne(ctx context.Context, req Request, in File, work string) (File, error) {
+	inFmt := formatOf(in.Name, in.Path)
+	if inFmt == "" {
+		inFmt = req.InputFormat
+	}
+	// A neutral name: LibreOffice derives the output name from the input
+	// and chokes on odd characters; the display name is restored below.
+	src := filepath.Join(work, "input."+inFmt)
+	if err := copyFile(in.Path, src); err != nil {
+		return File{}, newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+	}
+	outDir := filepath.Join(work, "out")
+	if err := os.Mkdir(outDir, 0o700); err != nil {
+		return File{}, fmt.Errorf("mkdir: %w", err)
+	}
+	filter := req.OutputFormat
+	if f, ok := convertFilter[filter]; ok {
+		filter = f
+	}
+	profile := (&url.URL{Scheme: "file", Path: filepath.Join(work, "profile")}).String()
+	err := r.runTool(ctx, "LibreOffice", work, r.libreoffice, "--headless", "--norestore", "--nologo",
+		"--nolockcheck", "--nodefault", "-env:UserInstallation="+profile,
+		"--convert-to", filter, "--outdir", outDir, src)
+	if err != nil {
+		return File{}, err
+	}
+	produced := filepath.Join(outDir, "input."+req.OutputFormat)
+	if _, err := os.Stat(produced); err != nil {
+		return File{}, newError(CodeInvalidFile, nil, "LibreOffice could not convert %s to %s (the file may be damaged or not a %s document)",
+			displayName(in), req.OutputFormat, inFmt)
+	}
+	dst, name := uniquePath(req.OutDir, outputNames(req, baseName(in), req.OutputFormat, nil)[0])
+	if err := moveFile(produced, dst); err != nil {
+		return File{}, err
+	}
+	return statFile(name, dst)
+}
+
+func (r *Registry) libreOfficeVersion() string {
+	r.Engines() // fills the versions once
+	return r.loVersion
+}
+
+func (r *Registry) chromiumVersion() string {
+	r.Engines()
+	return r.chVersion
+}
+
+// captureWebsite loads options.url in headless Chromium and saves a
+// screenshot (png, jpg) or a printed PDF.
+func (r *Registry) captureWebsite(ctx context.Context, req Request, progress func(int)) (Result, error) {
+	out := req.OutputFormat
+	if out == "" {
+		out = "png"
+	}
+	if out != "png" && out != "jpg" && out != "pdf" {
+		return Result{}, newError(CodeUnsupportedConversion, nil, "capture-website to %s is not supported; capture-website supports: jpg, pdf, png", out)
+	}
+	raw := optString(req.Options, "url")
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// file:// and friends would let a task read the server's disk.
+		return Result{}, newError(CodeInvalidOptions, nil, "capture-website needs an http or https url, got %q", raw)
+	}
+	if r.chromium == "" {
+		return Result{}, newError(CodeEngineNotAvailable, nil,
+			"capture-website needs Chromium, which is not installed; install the chromium package")
+	}
+	width, err := firstIntOpt(req.Options, 1920, "screen_width", "width")
+	if err != nil {
+		return Result{}, err
+	}
+	height, err := firstIntOpt(req.Options, 1080, "screen_height", "height")
+	if err != nil {
+		return Result{}, err
+	}
+	work, cleanup, err := tempDir("engine-chromium-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer cleanup()
+	shot := filepath.Join(work, "capture.png")
+	if out == "pdf" {
+		shot = filepath.Join(work, "capture.pdf")
+	}
+	args := []string{r.chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-dev-shm-usage", "--disable-crash-reporter", "--hide-scrollbars", "--mute-audio",
+		"--user-data-dir=" + filepath.Join(work, "profile"),
+		fmt.Sprintf("--window-size=%d,%d", width, height)}
+	if out == "pdf" {
+		args = append(args, "--no-pdf-header-footer", "--print-to-pdf="+shot)
+	} else {
+		args = append(args, "--screenshot="+shot)
+	}
+	args = append(args, u.String())
+	progress(10)
+	if err := r.runTool(ctx, "Chromium", work, args...); err != nil {
+		return Result{}, err
+	}
+	if st, err := os.Stat(shot); err != nil || st.Size() == 0 {
+		return Result{}, newError(CodeEngineFailed, err, "Chromium produced no %s for %s", out, u.Redacted())
+	}
+	progress(80)
+	stem := SafeName(u.Hostname())
+	res := Result{Engine: engineChromium, EngineVersion: r.chromiumVersion()}
+	name := outputNames(req, stem, out, nil)[0]
+	if out == "jpg" {
+		img, _, err := decodeImage(shot, "screenshot")
+		if err != nil {
+			return Result{}, err
+		}
+		f, err := writeImageFile(req.OutDir, name, img, "jpg", 90, false)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Files = []File{f}
+		return res, nil
+	}
+	dst, name := uniquePath(req.OutDir, name)
+	if err := moveFile(shot, dst); err != nil {
+		return Result{}, err
+	}
+	f, err := statFile(name, dst)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Files = []File{f}
+	return res, nil
+}
+
+func firstIntOpt(opts map[string]any, def int, keys ...string) (int, error) {
+	for _, k := range keys {
+		if _, ok := opts[k]; ok {
+			return optRange(opts, k, 16, 10000, def)
+		}
+	}
+	return def, nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// moveFile renames, falling back to copy when src and dst are on different
+// file systems (the temp dir often is).
+func moveFile(src, dst string) error {
+	if err := os.Rename(src, dst); err == nil {
+		return nil
+	}
+	if err := copyFile(src, dst); err != nil {
+		return fmt.Errorf("move result: %w", err)
+	}
+	return os.Remove(src)
+}

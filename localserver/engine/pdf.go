@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+)
+
+// pdfcpuBase is pdfcpu's default configuration with its config directory
+// disabled. pdfcpu keeps that switch in a process-wide variable and by
+// default writes ~/.config/pdfcpu on first use, racing with concurrent
+// callers; flipping it exactly once, before any other pdfcpu call of ours,
+// is the only race-free way. This is the package's one piece of global state.
+var pdfcpuBase = sync.OnceValue(func() model.Configuration {
+	api.DisableConfigDir()
+	return *model.NewDefaultConfiguration()
+})
+
+// pdfConf returns a fresh configuration: pdfcpu's API mutates the one it gets.
+func pdfConf() *model.Configuration {
+	c := pdfcpuBase()
+	c.ValidationMode = model.ValidationRelaxed
+	return &c
+}
+
+func pdfResult() Result { return Result{Engine: enginePDFCPU, EngineVersion: pdfcpuVersion()} }
+
+// pdfCall runs a pdfcpu call on a file, turning errors and panics into
+// INVALID_FILE naming the input.
+func pdfCall(display string, fn func() error) error {
+	if err := guard(display, fn); err != nil {
+		return asInvalid(err, "%s is not a readable PDF", display)
+	}
+	return nil
+}
+
+// isPDF checks the magic bytes; PDF readers accept junk before %PDF, so
+// look within the first KiB like they do.
+func isPDF(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 1024)
+	n, _ := io.ReadFull(f, head)
+	return bytes.Contains(head[:n], []byte("%PDF-"))
+}
+
+func checkPDF(in File) error {
+	if !isPDF(in.Path) {
+		return newError(CodeInvalidFile, nil, "%s is not a PDF file", displayName(in))
+	}
+	return nil
+}
+
+// imagePDFBytes makes a one-page PDF whose page is the image's size.
+// JPEGs are embedded as they are; other formats are decoded and stored as
+// PNG (lossless), which also normalizes webp/bmp/gif for pdfcpu.
+func imagePDFBytes(in File) ([]byte, error) {
+	format, _, err := sniffImage(in.Path, displayName(in))
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	if format == "jpg" || format == "png" {
+		if data, err = os.ReadFile(in.Path); err != nil {
+			return nil, newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+		}
+	} else {
+		img, _, err := decodeImage(in.Path, displayName(in))
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		if err := encodeImage(&buf, img, "png", 0, false); err != nil {
+			return nil, fmt.Errorf("encode %s: %w", displayName(in), err)
+		}
+		data = buf.Bytes()
+	}
+	var out bytes.Buffer
+	err = guard(displayName(in), func() error {
+		return api.ImportImages(nil, &out, []io.Reader{bytes.NewReader(data)}, pdfcpu.DefaultImportConfig(), pdfConf())
+	})
+	if err != nil {
+		return nil, asInvalid(err, "%s could not be placed into a PDF", displayName(in))
+	}
+	return out.Bytes(), nil
+}
+
+func writeBytes(dir, name string, data []byte) (File, error) {
+	path, name := uniquePath(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return File{}, fmt.Errorf("write %s: %w", name, err)
+	}
+	return statFile(name, path)
+}
+
+// convertImagesToPDF makes one PDF per input image.
+func (r *Registry) convertImagesToPDF(ctx context.Context, req Request, progress func(int)) (Result, error) {
+	res := pdfResult()
+	for i, in := range req.Inputs {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		data, err := imagePDFBytes(in)
+		if err != nil {
+			return Result{}, err
+		}
+		out, err := writeBytes(req.OutDir, outputNames(req, baseName(in), "pdf", nil)[0], data)
+		if err != nil {
+			return Result{}, err
+		}
+		res.Files = append(res.Files, out)
+		progress((i + 1) * 100 / (len(req.Inputs) + 1))
+	}
+	return res, nil
+}
+
+// merge joins PDFs and images, in input order, into one PDF.
+func (r *Registry) merge(ctx context.Context, req Request, progress func(int)) (Result, error) {
+	if req.OutputFormat != "pdf" {
+		return Result{}, newError(CodeUnsupportedConversion, nil, "merge to %q is not supported; merge supports: pdf", req.OutputFormat)
+	}
+	readers := make([]io.ReadSeeker, 0, len(req.Inputs))
+	for i, in := range req.Inputs {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		f := formatOf(in.Name, in.Path)
+		switch {
+		case isPDF(in.Path):
+			data, err := os.ReadFile(in.Path)
+			if err != nil {
+				return Result{}, newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+			}
+			readers = append(readers, bytes.NewReader(data))
+		case isImageInput(f) || f == "":
+			data, err := imagePDFBytes(in)
+			if err != nil {
+				return Result{}, err
+			}
+			readers = append(readers, bytes.NewReader(data))
+		default:
+			return Result{}, newError(CodeUnsupportedConversion, nil,
+				"merge cannot take %s (%s); merge supports pdf and images (%s)", displayName(in), f, strings.Join(imageInputs, ", "))
+		}
+		progress((i + 1) * 80 / len(req.Inputs))
+	}
+	var out bytes.Buffer
+	if len(readers) == 1 {
+		// pdfcpu wants two sources; one input is a validated copy.
+		err := pdfCall(displayName(req.Inputs[0]), func() error {
+			_, err := api.PageCount(readers[0], pdfConf())
+			return err
+		})
+		if err != nil {
+			return Result{}, err
+		}
+		if _, err := readers[0].Seek(0, io.SeekStart); err != nil {
+			return Result{}, err
+		}
+		if _, err := io.Copy(&out, readers[0]); err != nil {
+			return Result{}, err
+		}
+	} else {
+		err := pdfCall("merge input", func() error { return api.MergeRaw(readers, &out, false, pdfConf()) })
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	stem := "merged"
+	if len(req.Inputs) > 0 {
+		stem = baseName(req.Inputs[0])
+	}
+	f, err := writeBytes(req.OutDir, outputNames(req, stem, "pdf", nil)[0], out.Bytes())
+	if err != nil {
+		return Result{}, err
+	}
+	res := pdfResult()
+	res.Files = []File{f}
+	return res, nil
+}
+
+func (r *Registry) optimizePDF(ctx context.Context, req Request, in File) (File, error) {
+	if err := checkPDF(in); err != nil {
+		return File{}, err
+	}
+	data, err := os.ReadFile(in.Path)
+	if err != nil {
+		return File{}, newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+	}
+	var out bytes.Buffer
+	if err := pdfCall(displayName(in), func() error { return api.Optimize(bytes.NewReader(data), &out, pdfConf()) }); err != nil {
+		return File{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return File{}, err
+	}
+	result := out.Bytes()
+	if len(data) <= len(result) {
+		result = data // never make it bigger
+	}
+	return writeBytes(req.OutDir, outputNames(req, baseName(in), "pdf", nil)[0], result)
+}
+
+// pdfMetadata reports exiftool-style keys, which is what CloudConvert's
+// metadata task returns.
+func pdfMetadata(in File) (map[string]any, error) {
+	if err := checkPDF(in); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(in.Path)
+	if err != nil {
+		return nil, newError(CodeInvalidFile, err, "%s cannot be opened", displayName(in))
+	}
+	defer f.Close()
+	var info *pdfcpu.PDFInfo
+	err = pdfCall(displayName(in), func() error {
+		var ierr error
+		info, ierr = api.PDFInfo(f, displayName(in), nil, false, pdfConf())
+		return ierr
+	})
+	if err != nil {
+		return nil, err
+	}
+	md := map[string]any{
+		"FileName":   displayName(in),
+		"FileType":   "PDF",
+		"MIMEType":   "application/pdf",
+		"PDFVersion": info.Version,
+		"PageCount":  info.PageCount,
+		"Linearized": yesNo(info.Linearized),
+		"Encrypted":  yesNo(info.Encrypted),
+		"Tagged":     yesNo(info.Tagged),
+	}
+	if st, err := f.Stat(); err == nil {
+		md["FileSize"] = st.Size()
+	}
+	for k, v := range map[string]string{
+		"Title": info.Title, "Author": info.Author, "Subject": info.Subject, "Producer": info.Producer,
+		"Creator": info.Creator, "CreateDate": info.CreationDate, "ModifyDate": info.ModificationDate,
+	} {
+		if v != "" {
+			md[k] = v
+		}
+	}
+	if len(info.Keywords) > 0 {
+		md["Keywords"] = strings.Join(info.Keywords, ", ")
+	}
+	for k, v := range info.Properties {
+		if _, taken := md[k]; !taken && v != "" {
+			md[k] = v
+		}
+	}
+	if len(info.PageBoundaries) > 0 {
+		mb := info.PageBoundaries[0].MediaBox()
+		if mb != nil {
+			md["PageWidth"], md["PageHeight"] = round2(mb.Width()), round2(mb.Height())
+		}
+	}
+	return md, nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
+}
+
+func round2(f float64) float64 { return float64(int(f*100+0.5)) / 100 }
+
+// convertPDFToImages rasterizes the selected pages of each input through PDFium.
+func (r *Registry) convertPDFToImages(ctx context.Context, req Request, progress func(int)) (Result, error) {
+	quality, err := optRange(req.Options, "quality", 1, 100, 90)
+	if err != nil {
+		return Result{}, err
+	}
+	dpi, err := pixelDensity(req.Options)
+	if err != nil {
+		return Result{}, err
+	}
+	size, err := readSizeOpts(req.Options, 0, 0, "max")
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Engine: enginePDFium, EngineVersion: pdfiumVersion()}
+	for i, in := range req.Inputs {
+		if err := checkPDF(in); err != nil {
+			return Result{}, err
+		}
+		span := 100 / len(req.Inputs)
+		files, err := r.renderPages(ctx, in, renderSpec{
+			pages: optString(req.Options, "pages"), dpi: dpi, size: size,
+			format: req.OutputFormat, quality: quality, outDir: req.OutDir, req: req,
+		}, func(p int) { progress(i*span + p*span/100) })
+		if err != nil {
+			return Result{}, err
+		}
+		res.Files = append(res.Files, files...)
+	}
+	return res, nil
+}
+
+// pixelDensity reads CloudConvert's pixel_density (alias density), in DPI.
+func pixelDensity(opts map[string]any) (int, error) {
+	key := "pixel_density"
+	if _, ok := opts[key]; !ok {
+		key = "density"
+	}
+	return optRange(opts, key, 10, 1200, 150)
+}
+
+type renderSpec struct {
+	pages   string
+	dpi     int
+	size    sizeOpts
+	format  string
+	quality int
+	outDir  string
+	req     Request
+	first   bool // thumbnail: only the first page, always a single output
+}
+
+// outputPageNames names the rendered pages of in.
+func outputPageNames(spec renderSpec, in File, pages []int) []string {
+	if spec.first {
+		return outputNames(spec.req, baseName(in), spec.format, nil)
+	}
+	return outputNames(spec.req, baseName(in), spec.format, pages)
+}
+
+// encodePage resizes a rendered page and writes it.
+func encodePage(img image.Image, spec renderSpec, name string) (File, error) {
+	img = resize(img, spec.size)
+	return writeImageFile(spec.outDir, name, img, spec.format, spec.quality, false)
+}
+
+// tempDir makes a scratch directory; call the returned func to remove it.
+func tempDir(pattern string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", nil, fmt.Errorf("temp dir: %w", err)
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}

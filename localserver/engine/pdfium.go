@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"time"
+
+	"github.com/klippa-app/go-pdfium"
+	"github.com/klippa-app/go-pdfium/references"
+	"github.com/klippa-app/go-pdfium/requests"
+	"github.com/klippa-app/go-pdfium/webassembly"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// maxPDFBytes bounds what is loaded into the WebAssembly memory (4 GiB max).
+const maxPDFBytes = 512 << 20
+
+// pool returns the PDFium WebAssembly pool, starting it on first use.
+// Compiling the 5.8 MB module is the expensive part; instances are cheap.
+func (r *Registry) pool() (pdfium.Pool, error) {
+	r.pdfiumMu.Lock()
+	defer r.pdfiumMu.Unlock()
+	if r.closed {
+		return nil, errors.New("engine registry is closed")
+	}
+	if r.pdfiumPool != nil {
+		return r.pdfiumPool, nil
+	}
+	start := time.Now()
+	rc := wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling)
+	if r.opts.PDFiumCacheDir != "" {
+		if cache, err := wazero.NewCompilationCacheWithDir(r.opts.PDFiumCacheDir); err == nil {
+			rc = rc.WithCompilationCache(cache)
+		}
+	}
+	p, err := webassembly.Init(webassembly.Config{
+		Context:  context.Background(), // the pool outlives any one request
+		MinIdle:  1,
+		MaxIdle:  r.opts.PDFiumWorkers,
+		MaxTotal: r.opts.PDFiumWorkers,
+		// No filesystem: documents are passed as bytes, so a crafted PDF
+		// cannot reach the host's files through the WASI mount.
+		FSConfig:      wazero.NewFSConfig(),
+		RuntimeConfig: rc,
+		Stdout:        io.Discard,
+		Stderr:        io.Discard,
+		ReuseWorkers:  true,
+	})
+	if err != nil {
+		return nil, newError(CodeEngineNotAvailable, err, "PDFium (WebAssembly) could not be started")
+	}
+	r.pdfiumPool = p
+	r.pdfiumInitTime = time.Since(start)
+	return p, nil
+}
+
+// withPDFium opens in as a PDFium document on a pooled instance and calls fn.
+func (r *Registry) withPDFium(ctx context.Context, in File, fn func(inst pdfium.Pdfium, doc references.FPDF_DOCUMENT) error) (err error) {
+	st, err := os.Stat(in.Path)
+	if err != nil {
+		return newError(CodeInvalidFile, err, "%s cannot be opened", displayName(in))
+	}
+	if st.Size() > maxPDFBytes {
+		return newError(CodeInvalidFile, nil, "%s is larger than %d MiB, the PDF rendering limit", displayName(in), maxPDFBytes>>20)
+	}
+	data, err := os.ReadFile(in.Path)
+	if err != nil {
+		return newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+	}
+	p, err := r.pool()
+	if err != nil {
+		return err
+	}
+	inst, err := p.GetInstanceWithContext(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("pdfium instance: %w", err)
+	}
+	defer func() {
+		if rec := recover(); rec != nil {
+			// A trapped module may be in any state: drop it, not reuse it.
+			inst.Kill()
+			err = newError(CodeInvalidFile, nil, "%s: PDFium crashed while reading the file (%v)", displayName(in), rec)
+			return
+		}
+		inst.Close()
+	}()
+	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &data})
+	if err != nil {
+		return newError(CodeInvalidFile, err, "%s is not a readable PDF", displayName(in))
+	}
+	defer inst.FPDF_CloseDocument(&requests.FPDF_CloseDocument{Document: doc.Document})
+	return fn(inst, doc.Document)
+}
+
+// renderPages renders the pages selected by spec; progress gets 0..100.
+func (r *Registry) renderPages(ctx context.Context, in File, spec renderSpec, progress func(int)) ([]File, error) {
+	var files []File
+	err := r.withPDFium(ctx, in, func(inst pdfium.Pdfium, doc references.FPDF_DOCUMENT) error {
+		pc, err := inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: doc})
+		if err != nil {
+			return newError(CodeInvalidFile, err, "%s: page count unreadable", displayName(in))
+		}
+		if pc.PageCount == 0 {
+			return newError(CodeInvalidFile, nil, "%s has no pages", displayName(in))
+		}
+		pages := []int{1}
+		if !spec.first {
+			if pages, err = parsePages(spec.pages, pc.PageCount); err != nil {
+				return err
+			}
+		}
+		names := outputPageNames(spec, in, pages)
+		for i, page := range pages {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			img, cleanup, err := renderPage(inst, doc, page-1, spec)
+			if err != nil {
+				return newError(CodeInvalidFile, err, "%s: page %d could not be rendered", displayName(in), page)
+			}
+			f, err := encodePage(img, spec, names[i])
+			cleanup()
+			if err != nil {
+				return err
+			}
+			files = append(files, f)
+			progress((i + 1) * 100 / len(pages))
+		}
+		return nil
+	})
+	if err != nil {
+		for _, f := range files {
+			os.Remove(f.Path)
+		}
+		return nil, err
+	}
+	return files, nil
+}
+
+// renderPage renders one page. With a fit size (thumbnails) it renders
+// straight at that size, which is much cheaper than a full-DPI render.
+// The image is only valid until cleanup is called (it lives in wasm memory).
+func renderPage(inst pdfium.Pdfium, doc references.FPDF_DOCUMENT, index int, spec renderSpec) (image.Image, func(), error) {
+	page := requests.Page{ByIndex: &requests.PageByIndex{Document: doc, Index: index}}
+	if spec.first && spec.size.width > 0 && spec.size.height > 0 && spec.size.fit != "crop" && spec.size.fit != "scale" {
+		res, err := inst.RenderPageInPixels(&requests.RenderPageInPixels{
+			Page: page, Width: spec.size.width, Height: spec.size.height, RenderForm: true, Document: &doc,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return res.Result.RenderedImage, res.Cleanup, nil
+	}
+	res, err := inst.RenderPageInDPI(&requests.RenderPageInDPI{Page: page, DPI: spec.dpi, RenderForm: true, Document: &doc})
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Result.RenderedImage, res.Cleanup, nil
+}
