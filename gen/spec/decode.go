@@ -53,7 +53,9 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value) error {
 		n = n.Content[0]
 	}
 	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+		// Aliases can refer to themselves; a spec is short enough to write
+		// values out, so they are refused rather than followed.
+		return d.errorf(n, "YAML aliases (*%s) are not supported in a spec; write the value out", n.Value)
 	}
 	if v.Type() == reflect.PointerTo(nodeType) {
 		v.Set(reflect.ValueOf(n))
@@ -264,4 +266,24 @@ func describe(n *yaml.Node) string {
 		return fmt.Sprintf("%q", n.Value)
 	}
 	return "something else"
+}
+
+// maxDepth bounds nesting, so that a hostile file cannot exhaust the stack.
+const maxDepth = 64
+
+// noAliases refuses alias nodes anywhere below n (values kept as raw
+// nodes, such as examples, are walked here too).
+func (d *decoder) noAliases(n *yaml.Node, depth int) error {
+	if depth > maxDepth {
+		return d.errorf(n, "the spec nests deeper than %d levels", maxDepth)
+	}
+	if n.Kind == yaml.AliasNode {
+		return d.errorf(n, "YAML aliases (*%s) are not supported in a spec; write the value out", n.Value)
+	}
+	for _, c := range n.Content {
+		if err := d.noAliases(c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -60,7 +60,11 @@ func Parse(name string, data []byte) (f *File, err error) {
 	}
 	d := &decoder{file: name, lines: strings.Split(string(data), "\n")}
 	f = new(File)
-	if err := d.decode(&root, f); err != nil {
+	err = d.noAliases(&root, 0)
+	if err == nil {
+		err = d.decode(&root, f)
+	}
+	if err != nil {
 		var se *Error
 		if errors.As(err, &se) {
 			return nil, ErrorList{se}
