@@ -1,6 +1,7 @@
 package bind
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -159,7 +160,7 @@ func (p *parser) number() lua.LValue {
 		return lua.LNumber(n)
 	}
 	f, err := strconv.ParseFloat(string(p.data[start:p.i]), 64)
-	if err != nil {
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return p.fail("invalid number")
 	}
 	return lua.LNumber(f)
@@ -292,7 +293,7 @@ func (p *parser) object(s *Schema, depth int) lua.LValue {
 	p.i++ // {
 	hint := 4
 	if s != nil && len(s.Properties) > 0 {
-		hint = min(len(s.Properties), 16)
+		hint = len(s.Properties) + 2
 	}
 	t := p.d.L.CreateTable(0, hint)
 	p.ws()

@@ -158,7 +158,8 @@ func tableShape(t *lua.LTable, wantKeys bool) shape {
 	sh.seq = count
 	sh.isSeq = !sh.hasNamed && sh.badKey == nil && count == maxN
 	if count != maxN {
-		for i := 1; i <= maxN; i++ {
+		// The first hole is at most count+1: never walk up to a huge key.
+		for i := 1; i <= count+1; i++ {
 			if t.RawGetInt(i) == lua.LNil {
 				sh.gap = i
 				break

@@ -1,0 +1,99 @@
+package accounts
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) Options {
+	return Options{
+		Getenv: func(k string) string { return m[k] },
+		Environ: func() []string {
+			var out []string
+			for k, v := range m {
+				out = append(out, k+"="+v)
+			}
+			return out
+		},
+		ConfigPath: "",
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "accounts.yaml")
+	os.WriteFile(cfg, []byte("accounts:\n  production:\n    api_key_env: PROD_KEY\n    region: eu-central\n  staging:\n    api_key: stage-key-1234\n    sandbox: true\n"), 0o600)
+	o := env(map[string]string{
+		"CLOUDCONVERT_API_KEY":               "default-key-1234",
+		"CLOUDCONVERT_BASE_URL":              "http://127.0.0.1:8080/v2",
+		"CLOUDCONVERT_SYNC_URL":              "http://127.0.0.1:8080/sync/v2",
+		"CLOUDCONVERT_ACCOUNT_OTHER_API_KEY": "other-key-1234",
+		"CLOUDCONVERT_ACCOUNT_OTHER_SANDBOX": "true",
+		"PROD_KEY":                           "prod-key-1234",
+		"CLOUDCONVERT_CONFIG":                cfg,
+	})
+	s, err := Load(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.Names(), ","); got != "other,production,staging" {
+		t.Fatalf("names %s", got)
+	}
+	d, _ := s.Get("")
+	if d.APIKey.Reveal() != "default-key-1234" || d.ServerURL("api", true, "L", "S", "R") != "http://127.0.0.1:8080/v2" || d.ServerURL("sync", false, "L", "S", "R") != "http://127.0.0.1:8080/sync/v2" {
+		t.Fatalf("default %+v", d)
+	}
+	p, _ := s.Get("production")
+	if p.ServerURL("api", true, "https://api/v2", "https://sandbox/v2", "https://{region}.api/v2") != "https://eu-central.api/v2" {
+		t.Fatal("region URL")
+	}
+	st, _ := s.Get("staging")
+	if st.ServerURL("api", true, "https://api/v2", "https://sandbox/v2", "") != "https://sandbox/v2" {
+		t.Fatal("sandbox URL")
+	}
+	_, err = s.Get("prod")
+	if err == nil || err.Error() != `account "prod" is not configured; configured accounts: default, other, production, staging` {
+		t.Fatalf("unknown: %v", err)
+	}
+	// Keys never print.
+	out := fmt.Sprintf("%v %+v %#v %s", d, d, d, d.APIKey)
+	js, _ := json.Marshal(s)
+	js2, _ := json.Marshal(d)
+	for _, text := range []string{out, string(js), string(js2)} {
+		for _, k := range []string{"default-key-1234", "prod-key-1234", "stage-key-1234", "other-key-1234"} {
+			if strings.Contains(text, k) {
+				t.Fatalf("key printed: %s", text)
+			}
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("accounts:\n  prod:\n    apikey: x\n"), 0o600)
+	missingEnv := filepath.Join(dir, "env.yaml")
+	os.WriteFile(missingEnv, []byte("accounts:\n  prod:\n    api_key_env: NOPE\n"), 0o600)
+	for path, want := range map[string]string{
+		bad:                        "field apikey not found",
+		missingEnv:                 "$NOPE, which is not set",
+		filepath.Join(dir, "none"): "no such file",
+	} {
+		o := env(map[string]string{})
+		o.ConfigPath = path
+		if _, err := Load(o); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", path, err)
+		}
+	}
+	s, err := Load(env(map[string]string{"HOME": dir, "XDG_CONFIG_HOME": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(""); err != ErrNoDefault {
+		t.Fatalf("%v", err)
+	}
+}

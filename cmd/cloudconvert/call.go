@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cctoolkit/cloudconvert/luaruntime"
+)
+
+// callEnvelope is `call --json`'s output.
+type callEnvelope struct {
+	Function   string          `json:"function"`
+	Success    bool            `json:"success"`
+	Data       json.RawMessage `json:"data"`
+	Error      any             `json:"error"`
+	Meta       callMeta        `json:"meta"`
+	DurationMS float64         `json:"duration_ms"`
+}
+
+type callMeta struct {
+	Operation string          `json:"operation"`
+	Account   string          `json:"account"`
+	DryRun    bool            `json:"dry_run"`
+	Method    string          `json:"method,omitempty"`
+	URL       string          `json:"url,omitempty"`
+	Status    int             `json:"status,omitempty"`
+	Request   json.RawMessage `json:"request_body,omitempty"`
+}
+
+func newCallCmd(c *cli) *cobra.Command {
+	var params []string
+	var asJSON, dryRun, allowWrite bool
+	var account string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "call FUNCTION [JSON]",
+		Short: "Call one function with JSON arguments and print the API's answer",
+		Example: `  cloudconvert call get_job '{"job_id": "6559c281-ed85-4728-80db-414561c631e9"}'
+  cloudconvert call list_jobs --param status=finished --param per_page=10 --json
+  cloudconvert call create_job @job.json --dry-run`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fnName := args[0]
+			var argsJSON []byte
+			extra := map[string]any{}
+			if len(args) == 2 {
+				text := args[1]
+				if strings.HasPrefix(text, "@") {
+					b, err := readFile(text[1:])
+					if err != nil {
+						return usageErr("reading the arguments: %v", err)
+					}
+					text = string(b)
+				}
+				var probe map[string]any
+				if err := json.Unmarshal([]byte(text), &probe); err != nil {
+					return usageErr("the arguments are not a JSON object: %v", err)
+				}
+				argsJSON = []byte(text)
+			}
+			for _, p := range params {
+				k, v, ok := strings.Cut(p, "=")
+				if !ok || k == "" {
+					return usageErr("--param %q: write it as name=value", p)
+				}
+				extra[k] = paramValue(v)
+			}
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel func()
+				ctx, cancel = contextWithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			var rt *luaruntime.Runtime
+			if dryRun {
+				// A dry run needs no account and sends nothing.
+				r, err := luaruntime.New(luaruntime.Options{})
+				if err != nil {
+					return err
+				}
+				rt = r
+				if rr, cleanup, err := c.newRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account}); err == nil {
+					defer cleanup()
+					rt = rr
+				}
+			} else {
+				r, cleanup, err := c.newRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account})
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				rt = r
+			}
+			res := rt.CallJSON(ctx, account, fnName, argsJSON, extra, dryRun)
+			if asJSON {
+				env := callEnvelope{
+					Function: res.Function, Success: res.Err == nil, Data: res.Data,
+					Meta:       callMeta{Operation: res.Operation, Account: res.Account, DryRun: res.DryRun, Method: res.Method, URL: res.URL, Status: res.Status, Request: res.Body},
+					DurationMS: float64(res.Duration.Microseconds()) / 1000,
+				}
+				if env.Data == nil {
+					env.Data = json.RawMessage("null")
+				}
+				if res.Err != nil {
+					env.Error = errorJSON(res.Err)
+				}
+				writeJSON(c.stdout, env)
+				if res.Err != nil {
+					return &exitError{code: exitFailure, printed: true}
+				}
+				return nil
+			}
+			if res.Err != nil {
+				code := exitFailure
+				if res.Operation == "" {
+					code = exitUsage
+				}
+				return &exitError{code: code, msg: res.Err.Error()}
+			}
+			if dryRun {
+				fmt.Fprintf(c.stdout, "%s %s\n", res.Method, res.URL)
+				if len(res.Body) > 0 {
+					writeIndented(c, res.Body)
+				}
+				return nil
+			}
+			writeIndented(c, res.Data)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&params, "param", "p", nil, "an argument as name=value (value read as JSON when it parses, else as a string); repeatable")
+	f.BoolVar(&asJSON, "json", false, "print one JSON envelope: function, success, data, error, meta, duration_ms")
+	f.BoolVar(&dryRun, "dry-run", false, "validate and show the request without sending it")
+	f.BoolVar(&allowWrite, "allow-write", false, "allow write functions (create_job, create_task)")
+	f.StringVar(&account, "account", "", "the account to use")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	return cmd
+}
+
+// paramValue reads --param values: JSON when it parses (numbers, true,
+// arrays, objects), else the text as a string.
+func paramValue(v string) any {
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.UseNumber()
+	var out any
+	if err := dec.Decode(&out); err == nil && !dec.More() {
+		return out
+	}
+	return v
+}
+
+func writeIndented(c *cli, data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, data, "", "  "); err != nil {
+		c.stdout.Write(data)
+		fmt.Fprintln(c.stdout)
+		return
+	}
+	b.WriteByte('\n')
+	c.stdout.Write(b.Bytes())
+}

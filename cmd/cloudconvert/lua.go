@@ -1,0 +1,122 @@
+package main
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cctoolkit/cloudconvert/luaruntime"
+	"github.com/cctoolkit/cloudconvert/luaruntime/bind"
+)
+
+// luaEnvelope is `lua --json`'s output.
+type luaEnvelope struct {
+	Success         bool              `json:"success"`
+	Output          string            `json:"output"`
+	Error           any               `json:"error"`
+	Result          any               `json:"result"`
+	ExecutionTimeMS float64           `json:"execution_time_ms"`
+	Calls           []luaruntime.Call `json:"calls"`
+}
+
+func newLuaCmd(c *cli) *cobra.Command {
+	var code, account string
+	var asJSON, allowWrite bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "lua [FILE]",
+		Short: "Run a Lua script with app.integrations.cloudconvert (FILE, -e CODE, or stdin)",
+		Example: `  cloudconvert lua -e 'dump(app.integrations.cloudconvert.get_current_user({}))'
+  cloudconvert lua job.lua --allow-write --json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var src string
+			switch {
+			case code != "" && len(args) > 0:
+				return usageErr("give either FILE or -e CODE, not both")
+			case code != "":
+				src = code
+			case len(args) == 1 && args[0] != "-":
+				b, err := os.ReadFile(args[0])
+				if err != nil {
+					return usageErr("reading the script: %v", err)
+				}
+				src = string(b)
+			default:
+				b, err := io.ReadAll(c.stdin)
+				if err != nil {
+					return usageErr("reading the script from stdin: %v", err)
+				}
+				src = string(b)
+			}
+			rt, cleanup, err := c.newRuntime(cmd.Context(), runtimeOptions{allowWrite: allowWrite, account: account, limits: luaruntime.Limits{Timeout: timeout}})
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			res := rt.Execute(cmd.Context(), src)
+			if asJSON {
+				env := luaEnvelope{Success: res.Error == nil, Output: res.Output, ExecutionTimeMS: float64(res.Duration.Microseconds()) / 1000, Calls: res.Calls}
+				if env.Calls == nil {
+					env.Calls = []luaruntime.Call{}
+				}
+				switch len(res.Values) {
+				case 0:
+				case 1:
+					env.Result = res.Values[0]
+				default:
+					env.Result = res.Values
+				}
+				if res.Error != nil {
+					env.Error = errorJSON(res.Error)
+				}
+				writeJSON(c.stdout, env)
+				if res.Error != nil {
+					return &exitError{code: exitFailure, printed: true}
+				}
+				return nil
+			}
+			io.WriteString(c.stdout, res.Output)
+			for _, v := range res.Values {
+				writeJSON(c.stdout, v)
+			}
+			if res.Error != nil {
+				return &exitError{code: exitFailure, msg: res.Error.Error()}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&code, "execute", "e", "", "the Lua code to run")
+	f.BoolVar(&asJSON, "json", false, "print one JSON envelope: success, output, error, result, execution_time_ms, calls")
+	f.BoolVar(&allowWrite, "allow-write", false, "allow write functions (create_job, create_task)")
+	f.StringVar(&account, "account", "", "the account app.integrations.cloudconvert.* uses by default")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "stop the script after this long")
+	return cmd
+}
+
+// errorJSON is an error in an envelope.
+func errorJSON(err error) any {
+	if be, ok := bind.AsError(err); ok {
+		m := map[string]any{"kind": be.Kind, "function": be.Function, "message": be.Message, "text": be.Error()}
+		if be.Param != "" {
+			m["param"] = be.Param
+		}
+		if be.Status != 0 {
+			m["status"] = be.Status
+		}
+		if be.Code != "" {
+			m["code"] = be.Code
+		}
+		if len(be.Errors) > 0 {
+			m["errors"] = be.Errors
+		}
+		return m
+	}
+	if se, ok := err.(*luaruntime.ScriptError); ok {
+		return map[string]any{"kind": se.Kind, "message": se.Message, "text": se.Message}
+	}
+	return map[string]any{"message": err.Error(), "text": err.Error()}
+}

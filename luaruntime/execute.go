@@ -1,0 +1,264 @@
+package luaruntime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/metrics"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/cctoolkit/cloudconvert/luaruntime/bind"
+)
+
+// Result is what a script did.
+type Result struct {
+	// Output is what print and dump wrote.
+	Output string
+	// Values are the script's return values, as JSON-like Go values.
+	Values []any
+	// Error is why the script failed, nil on success: a *bind.Error when
+	// an integration call raised it and nothing caught it, else a
+	// *ScriptError.
+	Error    error
+	Calls    []Call
+	Duration time.Duration
+}
+
+// ScriptError is a failure of the script itself.
+type ScriptError struct {
+	// Kind is syntax, runtime, timeout, limit or canceled.
+	Kind    string
+	Message string
+}
+
+func (e *ScriptError) Error() string { return e.Message }
+
+// errLimit stops a script that exceeded a limit.
+type errLimit struct{ msg string }
+
+func (e *errLimit) Error() string { return e.msg }
+
+// exec is the state of one Execute.
+type exec struct {
+	r       *Runtime
+	L       *lua.LState
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	out     strings.Builder
+	calls   []Call
+	arrayMT *lua.LTable
+	errMT   *lua.LTable
+	proxyMT *lua.LTable
+	fnCache map[string]*lua.LFunction
+	globals *lua.LTable
+	bridge  map[string]lua.LValue
+}
+
+// Execute runs code in a fresh sandboxed state.
+func (r *Runtime) Execute(ctx context.Context, code string) *Result {
+	start := time.Now()
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, r.lim.Timeout, &errLimit{fmt.Sprintf("the script was stopped: time limit of %s exceeded", r.lim.Timeout)})
+	defer cancelTimeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	x := &exec{r: r, ctx: ctx, cancel: cancel}
+	res := &Result{}
+	stopWatch := x.watchMemory()
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				res.Error = &ScriptError{Kind: "runtime", Message: fmt.Sprintf("the Lua runtime failed: %v", p)}
+			}
+		}()
+		x.L = r.newState()
+		defer x.L.Close()
+		x.install()
+		x.L.SetContext(ctx)
+		fn, err := x.L.LoadString(code)
+		if err != nil {
+			res.Error = &ScriptError{Kind: "syntax", Message: "syntax error: " + cleanLuaMessage(err.Error())}
+			return
+		}
+		x.L.Push(fn)
+		if err := x.L.PCall(0, lua.MultRet, nil); err != nil {
+			res.Error = x.scriptError(err)
+			return
+		}
+		top := x.L.GetTop()
+		for i := 1; i <= top; i++ {
+			res.Values = append(res.Values, x.toGo(x.L.Get(i), 0, map[*lua.LTable]bool{}))
+		}
+	}()
+	stopWatch()
+	res.Output = r.Redact(x.out.String())
+	res.Calls = x.calls
+	res.Duration = time.Since(start)
+	if res.Error != nil {
+		res.Error = r.redactErr(res.Error)
+	}
+	return res
+}
+
+func (r *Runtime) redactErr(err error) error {
+	switch e := err.(type) {
+	case *bind.Error:
+		c := *e
+		c.Message = r.Redact(c.Message)
+		return &c
+	case *ScriptError:
+		return &ScriptError{Kind: e.Kind, Message: r.Redact(e.Message)}
+	}
+	return errors.New(r.Redact(err.Error()))
+}
+
+func (x *exec) scriptError(err error) error {
+	if cause := context.Cause(x.ctx); cause != nil {
+		var lim *errLimit
+		if errors.As(cause, &lim) {
+			kind := "limit"
+			if strings.Contains(lim.msg, "time limit") {
+				kind = "timeout"
+			}
+			return &ScriptError{Kind: kind, Message: lim.msg}
+		}
+		return &ScriptError{Kind: "canceled", Message: "the script was stopped: " + cause.Error()}
+	}
+	var ae *lua.ApiError
+	if errors.As(err, &ae) {
+		if ud, ok := ae.Object.(*lua.LUserData); ok {
+			if be, ok := ud.Value.(*bind.Error); ok {
+				return be
+			}
+		}
+		if lv, ok := ae.Object.(lua.LString); ok {
+			return &ScriptError{Kind: "runtime", Message: cleanLuaMessage(string(lv))}
+		}
+		if ae.Object != nil && ae.Object != lua.LNil {
+			return &ScriptError{Kind: "runtime", Message: "error: " + x.L.ToStringMeta(ae.Object).String()}
+		}
+	}
+	return &ScriptError{Kind: "runtime", Message: cleanLuaMessage(err.Error())}
+}
+
+// cleanLuaMessage drops gopher-lua's stack traceback.
+func cleanLuaMessage(s string) string {
+	if i := strings.Index(s, "\nstack traceback:"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}
+
+// watchMemory stops the script when the heap grows by more than the limit.
+func (x *exec) watchMemory() func() {
+	limit := x.r.lim.MaxMemory
+	if limit < 0 {
+		return func() {}
+	}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() int64 {
+		metrics.Read(sample)
+		if sample[0].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return int64(sample[0].Value.Uint64())
+	}
+	base := read()
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-x.ctx.Done():
+				return
+			case <-t.C:
+				if read()-base > limit {
+					x.cancel(&errLimit{fmt.Sprintf("the script was stopped: it used more than %d MiB of memory", limit>>20)})
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// toGo converts a return value into a JSON-like Go value.
+func (x *exec) toGo(v lua.LValue, depth int, seen map[*lua.LTable]bool) any {
+	switch v := v.(type) {
+	case *lua.LNilType:
+		return nil
+	case lua.LBool:
+		return bool(v)
+	case lua.LNumber:
+		f := float64(v)
+		if f == float64(int64(f)) && f < 1e15 && f > -1e15 {
+			return int64(f)
+		}
+		return f
+	case lua.LString:
+		return x.r.Redact(string(v))
+	case *lua.LTable:
+		if seen[v] || depth > 100 {
+			return "<cycle>"
+		}
+		seen[v] = true
+		defer delete(seen, v)
+		n := v.Len()
+		count := 0
+		v.ForEach(func(lua.LValue, lua.LValue) { count++ })
+		if count == 0 {
+			if isArrayTable(v) {
+				return []any{}
+			}
+			return map[string]any{}
+		}
+		if n == count {
+			out := make([]any, n)
+			for i := 1; i <= n; i++ {
+				out[i-1] = x.toGo(v.RawGetInt(i), depth+1, seen)
+			}
+			return out
+		}
+		out := map[string]any{}
+		v.ForEach(func(k, val lua.LValue) {
+			out[x.L.ToStringMeta(k).String()] = x.toGo(val, depth+1, seen)
+		})
+		return out
+	case *lua.LUserData:
+		if e, ok := v.Value.(*bind.Error); ok {
+			return errorMap(e)
+		}
+		return "<userdata>"
+	case *lua.LFunction:
+		return "<function>"
+	}
+	return v.String()
+}
+
+func isArrayTable(t *lua.LTable) bool {
+	mt, ok := t.Metatable.(*lua.LTable)
+	return ok && mt.RawGetString("__jsontype") == lua.LString("array")
+}
+
+// errorMap is an error as JSON: for envelopes and return values.
+func errorMap(e *bind.Error) map[string]any {
+	m := map[string]any{"kind": e.Kind, "function": e.Function, "message": e.Message, "error": e.Error()}
+	if e.Param != "" {
+		m["param"] = e.Param
+	}
+	if e.Status != 0 {
+		m["status"] = e.Status
+	}
+	if e.Code != "" {
+		m["code"] = e.Code
+	}
+	if len(e.Errors) > 0 {
+		m["errors"] = e.Errors
+	}
+	return m
+}
