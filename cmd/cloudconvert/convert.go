@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,7 +115,7 @@ func convertRequest(files []string, to, outDir string, options []string) (sdk.Co
 		return req, usageErr("convert: no output format: give --to FORMAT (e.g. --to pdf)")
 	}
 	if !sdk.KnownFormat(to) {
-		return req, usageErr("convert: unknown output format %q%s", to, suggest.DidYouMean(to, sdk.Formats()))
+		return req, usageErr("convert: unknown output format %q%s", to, formatHint(to))
 	}
 	opts := map[string]any{}
 	for _, o := range options {
@@ -140,6 +141,25 @@ func convertRequest(files []string, to, outDir string, options []string) (sdk.Co
 		req.Options = opts
 	}
 	return req, nil
+}
+
+// formatHint suggests a known format for a misspelt one: the nearest by
+// edit distance, else one with the same letters ("pgn" -> "png").
+func formatHint(to string) string {
+	if h := suggest.DidYouMean(to, sdk.Formats()); h != "" {
+		return h
+	}
+	sorted := func(s string) string {
+		b := []byte(s)
+		slices.Sort(b)
+		return string(b)
+	}
+	for _, f := range sdk.Formats() {
+		if len(f) == len(to) && sorted(f) == sorted(to) {
+			return fmt.Sprintf(" (did you mean %q?)", f)
+		}
+	}
+	return ""
 }
 
 type convertOutput struct {
