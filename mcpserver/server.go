@@ -1,0 +1,368 @@
+// Package mcpserver serves an integration over the Model Context Protocol
+// with the official Go SDK: one tool per spec function, derived at run time
+// from the metadata tables, plus the Lua runtime's agent tools
+// (lua_list_docs, lua_search_docs, lua_read_doc, execute_lua) and the docs
+// pages as resources.
+//
+//	rt, _ := luaruntime.New(luaruntime.Options{Accounts: set, Policy: luaruntime.Headless(false)})
+//	srv, _ := mcpserver.New(mcpserver.Options{Runtime: rt})
+//	err := srv.Run(ctx, &mcp.StdioTransport{})
+//
+// Every call goes through the runtime: function tools through
+// [luaruntime.Runtime.CallJSON] (the code the Lua bindings and the CLI's
+// call command use), execute_lua through [luaruntime.Runtime.Execute]. So
+// argument checks, the policy, the limits, errors and the hiding of API keys
+// are the runtime's.
+//
+// Write functions follow the runtime's policy: when it denies writes they
+// are not listed, and a call to one anyway is answered by the runtime's
+// permission error.
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/cctoolkit/cloudconvert/catalog"
+	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/meta"
+	"github.com/cctoolkit/cloudconvert/luaruntime"
+)
+
+// DefaultMaxOutput is the default cut of a tool result's text, in bytes.
+const DefaultMaxOutput = 64 << 10
+
+// AccountParam is the argument every function tool takes to pick a named
+// account.
+const AccountParam = "account"
+
+// Options configure a Server.
+type Options struct {
+	// Runtime runs the calls and scripts; required. Its policy decides
+	// whether write tools are listed (they are unless it denies writes).
+	Runtime *luaruntime.Runtime
+	// Integration is the metadata the tools are derived from;
+	// meta.Integration() (CloudConvert) when nil. It must describe the
+	// runtime's binding table.
+	Integration *catalog.Integration
+	// DefaultAccount is the account a function tool uses when the call
+	// gives none; "" for the default account.
+	DefaultAccount string
+	// MaxOutput cuts the text of a tool result (bytes); DefaultMaxOutput
+	// when 0. A result cut this way carries no structured content.
+	MaxOutput int
+	// Name and Version are the server's implementation info;
+	// "<slug>-mcp" and "dev" when empty.
+	Name, Version string
+	// Logger gets the SDK's and the server's logs; none when nil.
+	Logger *slog.Logger
+}
+
+// Server is an MCP server for one integration. Its tools are safe for
+// concurrent calls, from one session or many.
+type Server struct {
+	opts   Options
+	rt     *luaruntime.Runtime
+	in     *catalog.Integration
+	mcp    *mcp.Server
+	max    int
+	scheme string
+	// listed are the tools' definitions, in the order they were added.
+	listed []*mcp.Tool
+	// hidden are write tools not listed under the policy; calls to them
+	// still reach the runtime, which refuses them.
+	hidden map[string]mcp.ToolHandler
+}
+
+// New builds the server and its tools, resources and instructions.
+func New(opts Options) (*Server, error) {
+	if opts.Runtime == nil {
+		return nil, errors.New("mcpserver: Options.Runtime is required")
+	}
+	in := opts.Integration
+	if in == nil {
+		in = meta.Integration()
+	}
+	s := &Server{
+		opts: opts, rt: opts.Runtime, in: in, max: opts.MaxOutput,
+		scheme: in.Slug + "-docs", hidden: map[string]mcp.ToolHandler{},
+	}
+	if s.max <= 0 {
+		s.max = DefaultMaxOutput
+	}
+	name, version := opts.Name, opts.Version
+	if name == "" {
+		name = in.Slug + "-mcp"
+	}
+	if version == "" {
+		version = "dev"
+	}
+	s.mcp = mcp.NewServer(&mcp.Implementation{Name: name, Title: in.Name, Version: version}, &mcp.ServerOptions{
+		Instructions: s.instructions(),
+		Logger:       opts.Logger,
+		HasTools:     true,
+		HasResources: true,
+	})
+	if err := s.addFunctionTools(); err != nil {
+		return nil, err
+	}
+	if err := s.addRuntimeTools(); err != nil {
+		return nil, err
+	}
+	s.addResources()
+	s.mcp.AddReceivingMiddleware(s.refuseHidden)
+	return s, nil
+}
+
+// MCP returns the SDK server, e.g. to connect it to another transport.
+func (s *Server) MCP() *mcp.Server { return s.mcp }
+
+// Run serves one session over t (e.g. &mcp.StdioTransport{}) until the
+// client disconnects or ctx is done.
+func (s *Server) Run(ctx context.Context, t mcp.Transport) error { return s.mcp.Run(ctx, t) }
+
+// Tools returns the listed tools' definitions, in order.
+func (s *Server) Tools() []*mcp.Tool { return slices.Clone(s.listed) }
+
+// WritesAllowed reports whether write tools are listed: the runtime's
+// policy does not deny writes.
+func (s *Server) WritesAllowed() bool { return s.rt.Policy().Write != luaruntime.Deny }
+
+// DocURI is the resource URI of a docs page, e.g.
+// cloudconvert-docs://cloudconvert.create_job.
+func (s *Server) DocURI(page string) string { return s.scheme + "://" + page }
+
+func (s *Server) instructions() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n", s.in.Description)
+	fmt.Fprintf(&b, "Tools named %s_* call one API function each; their results are the API's JSON. ", s.in.Slug)
+	fmt.Fprintf(&b, "execute_lua runs a Lua script with %s.* for multi-step work (create, poll, filter) in one call. ", s.in.LuaNamespace)
+	b.WriteString("lua_list_docs, lua_search_docs and lua_read_doc read the reference, which is also served as resources")
+	fmt.Fprintf(&b, " (%s://<page>). ", s.scheme)
+	if !s.WritesAllowed() {
+		b.WriteString("Write functions are disabled on this server (start it with --write=allow to enable them).")
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// addTool registers a tool, or keeps it hidden when listed is false.
+func (s *Server) addTool(t *mcp.Tool, h mcp.ToolHandler, listed bool) {
+	h = s.guard(t.Name, h)
+	if !listed {
+		s.hidden[t.Name] = h
+		return
+	}
+	s.listed = append(s.listed, t)
+	s.mcp.AddTool(t, h)
+}
+
+// guard turns a panic of a handler into a tool error, so one bad call
+// never takes the server down.
+func (s *Server) guard(name string, h mcp.ToolHandler) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				if s.opts.Logger != nil {
+					s.opts.Logger.Error("tool panicked", "tool", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				}
+				res, err = s.errorResult(map[string]any{"kind": "internal_error", "message": s.rt.Redact(fmt.Sprintf("the %s tool failed: %v", name, p))}, ""), nil
+			}
+		}()
+		return h(ctx, req)
+	}
+}
+
+// refuseHidden routes calls to unlisted write tools to their handlers,
+// where the runtime refuses them with its permission error (instead of the
+// SDK's "unknown tool" protocol error).
+func (s *Server) refuseHidden(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if method == "tools/call" {
+			if r, ok := req.(*mcp.CallToolRequest); ok && r.Params != nil {
+				if h, ok := s.hidden[r.Params.Name]; ok {
+					return h(ctx, r)
+				}
+			}
+		}
+		return next(ctx, method, req)
+	}
+}
+
+// FunctionTool derives the tool of one spec function: its MCP tool name,
+// its description, its InputSchema with the optional account property, and
+// readOnlyHint for reads or destructiveHint for writes.
+func FunctionTool(f *catalog.Function, accountNames []string) (*mcp.Tool, error) {
+	dec := json.NewDecoder(bytes.NewReader(f.InputSchema))
+	dec.UseNumber()
+	var schema map[string]any
+	if err := dec.Decode(&schema); err != nil || schema == nil {
+		return nil, fmt.Errorf("function %s: the input schema is not a JSON object: %v", f.FullName, err)
+	}
+	if schema["type"] != "object" {
+		return nil, fmt.Errorf("function %s: the input schema's type is %v, not object", f.FullName, schema["type"])
+	}
+	props, _ := schema["properties"].(map[string]any)
+	if props == nil {
+		props = map[string]any{}
+	}
+	if _, clash := props[AccountParam]; clash {
+		return nil, fmt.Errorf("function %s has a parameter named %q, which the MCP server uses to pick the account", f.FullName, AccountParam)
+	}
+	props[AccountParam] = AccountSchema(accountNames)
+	schema["properties"] = props
+	desc := f.Description
+	if desc == "" {
+		desc = f.Summary
+	}
+	t := &mcp.Tool{Name: f.MCPToolName, Description: desc, InputSchema: schema}
+	if f.Operation == catalog.Write {
+		t.Annotations = &mcp.ToolAnnotations{DestructiveHint: ptr(true)}
+	} else {
+		t.Annotations = &mcp.ToolAnnotations{ReadOnlyHint: true}
+	}
+	return t, nil
+}
+
+// AccountSchema is the JSON Schema of the account argument.
+func AccountSchema(names []string) map[string]any {
+	desc := "The named account to call with; the default account when omitted."
+	if len(names) > 0 {
+		desc += " Configured: " + strings.Join(names, ", ") + "."
+	}
+	return map[string]any{"type": "string", "description": desc}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (s *Server) addFunctionTools() error {
+	names := s.rt.Accounts().Names()
+	writes := s.WritesAllowed()
+	seen := map[string]bool{}
+	for i := range s.in.Functions {
+		f := &s.in.Functions[i]
+		if s.rt.Integration().Function(f.LuaName) == nil {
+			return fmt.Errorf("function %s is in the metadata but not in the runtime's binding table", f.FullName)
+		}
+		t, err := FunctionTool(f, names)
+		if err != nil {
+			return err
+		}
+		if seen[t.Name] {
+			return fmt.Errorf("two functions have the MCP tool name %q", t.Name)
+		}
+		seen[t.Name] = true
+		s.addTool(t, s.functionHandler(f), f.Operation != catalog.Write || writes)
+	}
+	return nil
+}
+
+func (s *Server) functionHandler(f *catalog.Function) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		account, args, err := splitAccount(req.Params.Arguments)
+		if err != nil {
+			return s.errorResult(map[string]any{
+				"kind": "invalid_argument", "function": f.LuaName, "param": err.param, "message": err.msg,
+				"text": f.FullName + ": " + err.Error(),
+			}, s.docHint(f.DocPage)), nil
+		}
+		if account == "" {
+			account = s.opts.DefaultAccount
+		}
+		res := s.rt.CallJSON(ctx, account, f.LuaName, args, nil, false)
+		if res.Err != nil {
+			hint := ""
+			if res.Err.Kind == "invalid_argument" {
+				hint = s.docHint(f.DocPage)
+			}
+			return s.errorResult(bindErrorFields(res.Err), hint), nil
+		}
+		return s.dataResult(res.Data, res.Status), nil
+	}
+}
+
+func (s *Server) docHint(page string) string {
+	if page == "" {
+		return ""
+	}
+	return fmt.Sprintf("The parameters are described in lua_read_doc(%q) and the resource %s.", page, s.DocURI(page))
+}
+
+// argError is a bad argument found before the runtime sees the call.
+type argError struct{ param, msg string }
+
+func (e *argError) Error() string {
+	if e.param == "" {
+		return e.msg
+	}
+	return e.param + ": " + e.msg
+}
+
+// splitAccount takes the account argument out of a call's arguments and
+// returns the rest as a JSON object, in the order given.
+func splitAccount(raw json.RawMessage) (string, []byte, *argError) {
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return "", []byte("{}"), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", nil, &argError{msg: "the arguments must be a JSON object"}
+	}
+	var account string
+	out := []byte{'{'}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", nil, &argError{msg: "the arguments are not valid JSON: " + err.Error()}
+		}
+		key, _ := tok.(string)
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			return "", nil, &argError{param: key, msg: "not valid JSON: " + err.Error()}
+		}
+		if key == AccountParam {
+			if string(val) == "null" {
+				continue
+			}
+			if err := json.Unmarshal(val, &account); err != nil {
+				return "", nil, &argError{param: AccountParam, msg: "must be a string (the name of a configured account), got " + jsonKind(val)}
+			}
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		k, _ := json.Marshal(key)
+		out = append(out, k...)
+		out = append(out, ':')
+		out = append(out, val...)
+	}
+	return account, append(out, '}'), nil
+}
+
+func jsonKind(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "nothing"
+	}
+	switch v[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
