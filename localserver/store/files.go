@@ -315,3 +315,35 @@ func (s *Store) sweep(ctx context.Context) error {
 	}
 	return nil
 }
+
+// DeleteFile removes one file (row and contents); a missing file is not an
+// error.
+func (s *Store) DeleteFile(ctx context.Context, id string) error {
+	var paths []string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		paths, err = deleteFilesWhere(ctx, tx, `id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.unlink(paths)
+	return nil
+}
+
+// DeleteFilesOfTask removes every file of a task (used before a task
+// interrupted by a crash runs again, so its partial results do not stay).
+func (s *Store) DeleteFilesOfTask(ctx context.Context, taskID string) error {
+	var paths []string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		paths, err = deleteFilesWhere(ctx, tx, `task_id = ?`, taskID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.unlink(paths)
+	return nil
+}

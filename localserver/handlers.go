@@ -1,0 +1,805 @@
+package localserver
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+var timeNow = time.Now
+
+var taskNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// ---- rendering ----
+
+func (s *Server) taskURL(id string) string { return s.base.String() + "/v2/tasks/" + id }
+func (s *Server) jobURL(id string) string  { return s.base.String() + "/v2/jobs/" + id }
+
+func (s *Server) sign(parts ...string) string {
+	m := hmac.New(sha256.New, s.signKey)
+	m.Write([]byte(strings.Join(parts, "\n")))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) checkSig(sig string, parts ...string) bool {
+	want := s.sign(parts...)
+	return hmac.Equal([]byte(sig), []byte(want))
+}
+
+// fileURL is a signed download URL that expires with the file.
+func (s *Server) fileURL(f fileRef) string {
+	exp := strconv.FormatInt(f.Expires.Unix(), 10)
+	return s.base.String() + "/files/" + f.ID + "/" + url.PathEscape(f.Name) + "?expires=" + exp + "&signature=" + s.sign("file", f.ID, exp)
+}
+
+func (s *Server) uploadForm(t *Task) *UploadForm {
+	exp := strconv.FormatInt(t.CreatedAt.Add(24*time.Hour).Unix(), 10)
+	return &UploadForm{URL: s.base.String() + "/uploads/" + t.ID, Parameters: map[string]string{
+		"acl": "private", "key": t.ID + "/${filename}", "success_action_status": "201",
+		"expires": exp, "signature": s.sign("upload", t.ID, exp)}}
+}
+
+// render makes the wire view of a task; call under mu (read).
+func (s *Server) render(t *Task) *Task {
+	c := *t
+	c.Links = links{Self: s.taskURL(t.ID)}
+	if c.DependsOnTasks == nil {
+		c.DependsOnTasks = []string{}
+	}
+	c.Result = nil
+	switch {
+	case t.Operation == "import/upload" && !t.local.Uploaded && t.Status == StatusWaiting:
+		c.Result = &TaskResult{Form: s.uploadForm(t)}
+	case t.Status == StatusFinished:
+		r := &TaskResult{Metadata: t.local.Metadata}
+		isImport := strings.HasPrefix(t.Operation, "import/")
+		for _, f := range t.local.Files {
+			rf := ResultFile{Filename: f.Name, Size: f.Size, Dir: f.Dir}
+			if isImport {
+				rf.MD5 = f.MD5
+			}
+			if t.Operation == "export/url" {
+				rf.URL = s.fileURL(f)
+			}
+			r.Files = append(r.Files, rf)
+		}
+		if r.Files == nil && r.Metadata == nil {
+			r.Files = []ResultFile{}
+		}
+		c.Result = r
+	}
+	return &c
+}
+
+func (s *Server) renderJob(j *Job, withTasks bool) *Job {
+	c := *j
+	c.Links = links{Self: s.jobURL(j.ID)}
+	c.Tasks = nil
+	if withTasks {
+		c.Tasks = make([]*Task, 0, len(j.Tasks))
+		for _, t := range j.Tasks {
+			c.Tasks = append(c.Tasks, s.render(t))
+		}
+	}
+	return &c
+}
+
+type dataEnvelope struct {
+	Data any `json:"data"`
+}
+
+// jobView omits tasks when they were not asked for (lists without include).
+type jobView struct {
+	*Job
+	Tasks []*Task `json:"tasks,omitempty"`
+}
+
+// ---- users ----
+
+func (s *Server) renderUser(u *UserConfig) *User {
+	return &User{ID: u.ID, Username: u.Username, Email: u.Email, Credits: u.Credits,
+		CreatedAt: Time{time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)},
+		Links:     links{Self: fmt.Sprintf("%s/v2/users/%d", s.base.String(), u.ID)}}
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, c *call) {
+	c.ok(w, http.StatusOK, dataEnvelope{s.renderUser(c.user)})
+}
+
+// ---- jobs ----
+
+type jobRequest struct {
+	Tasks      json.RawMessage `json:"tasks"`
+	Tag        *string         `json:"tag"`
+	WebhookURL *string         `json:"webhook_url"`
+}
+
+// orderedObject decodes a JSON object keeping its key order.
+func orderedObject(raw json.RawMessage) ([]string, map[string]map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return nil, nil, fmt.Errorf("tasks must be an object keyed by task name")
+	}
+	var keys []string
+	vals := map[string]map[string]any{}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		key, _ := k.(string)
+		var v map[string]any
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, fmt.Errorf("task %q must be an object", key)
+		}
+		if _, dup := vals[key]; dup {
+			return nil, nil, fmt.Errorf("task %q is given twice", key)
+		}
+		keys = append(keys, key)
+		vals[key] = v
+	}
+	return keys, vals, nil
+}
+
+// inputList reads "input": a string or an array of strings.
+func inputList(v any) ([]string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return nil, true
+	case string:
+		return []string{x}, true
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func (s *Server) nextSeq() int64 {
+	s.seq++
+	return s.seq
+}
+
+func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
+	var req jobRequest
+	dec := json.NewDecoder(bytes.NewReader(c.body))
+	if err := dec.Decode(&req); err != nil {
+		c.fail(w, errInvalid("The given data was invalid.", map[string][]string{"body": {err.Error()}}))
+		return
+	}
+	names, defs, err := orderedObject(req.Tasks)
+	if err != nil {
+		c.fail(w, errInvalid("The given data was invalid.", map[string][]string{"tasks": {err.Error()}}))
+		return
+	}
+	fields := map[string][]string{}
+	if len(names) == 0 {
+		fields["tasks"] = []string{"The tasks field is required."}
+	}
+	if req.WebhookURL != nil && *req.WebhookURL != "" {
+		if u, err := url.Parse(*req.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			fields["webhook_url"] = []string{"The webhook url must be an http or https URL."}
+		}
+	}
+	inputs := map[string][]string{}
+	for _, name := range names {
+		def := defs[name]
+		if !taskNameRE.MatchString(name) {
+			fields["tasks."+name] = append(fields["tasks."+name], "Task names may contain letters, digits, - and _ only.")
+		}
+		if op, ok := def["operation"].(string); !ok || op == "" {
+			fields["tasks."+name+".operation"] = append(fields["tasks."+name+".operation"], "The operation field is required.")
+		}
+		in, ok := inputList(def["input"])
+		if !ok {
+			fields["tasks."+name+".input"] = append(fields["tasks."+name+".input"], "The input must be a task name or an array of task names.")
+			continue
+		}
+		for _, ref := range in {
+			if _, exists := defs[ref]; !exists {
+				fields["tasks."+name+".input"] = append(fields["tasks."+name+".input"], fmt.Sprintf("The input task %q does not exist in this job.", ref))
+			}
+		}
+		inputs[name] = in
+	}
+	if len(fields) == 0 {
+		if cyc := findCycle(names, inputs); cyc != nil {
+			fields["tasks"] = []string{"The inputs of the tasks form a cycle: " + strings.Join(cyc, " -> ")}
+		}
+	}
+	if len(fields) > 0 {
+		c.fail(w, errInvalid("The given data was invalid.", fields))
+		return
+	}
+	created := now()
+	job := &Job{ID: uuid.NewString(), Tag: req.Tag, Status: StatusWaiting, CreatedAt: created,
+		local: jobLocal{UserID: fmt.Sprint(c.user.ID)}}
+	if req.WebhookURL != nil {
+		job.local.WebhookURL = *req.WebhookURL
+	}
+	ids := map[string]string{}
+	for _, n := range names {
+		ids[n] = uuid.NewString()
+	}
+	for _, n := range names {
+		def := defs[n]
+		payload := make(map[string]any, len(def))
+		for k, v := range def {
+			payload[k] = v
+		}
+		delete(payload, "name")
+		if in := inputs[n]; in != nil {
+			arr := make([]any, len(in))
+			for i, v := range in {
+				arr[i] = v
+			}
+			payload["input"] = arr
+		}
+		deps := []string{}
+		for _, in := range inputs[n] {
+			deps = append(deps, ids[in])
+		}
+		t := s.newTask(ids[n], def["operation"].(string), payload, deps, c.user, created)
+		t.Name, t.JobID = strp(n), strp(job.ID)
+		job.Tasks = append(job.Tasks, t)
+	}
+	err = s.write(func(b *batch) error {
+		job.local.Seq = s.nextSeq()
+		s.jobs[job.ID] = job
+		b.job(job)
+		for _, t := range job.Tasks {
+			t.local.Seq = s.nextSeq()
+			s.addTask(t)
+			b.task(t)
+		}
+		return nil
+	})
+	if err != nil {
+		s.mu.Lock()
+		delete(s.jobs, job.ID)
+		for _, t := range job.Tasks {
+			s.removeTask(t.ID)
+		}
+		s.mu.Unlock()
+		c.fail(w, &apiError{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: "The job could not be stored"})
+		return
+	}
+	for _, t := range job.Tasks {
+		s.reconcile(t.ID)
+	}
+	s.mu.RLock()
+	view := s.renderJob(job, true)
+	s.mu.RUnlock()
+	c.ok(w, http.StatusCreated, dataEnvelope{view})
+	if job.local.WebhookURL != "" {
+		s.sendWebhook(job.ID, "job.created")
+	}
+}
+
+func (s *Server) newTask(id, op string, payload map[string]any, deps []string, u *UserConfig, created Time) *Task {
+	t := &Task{ID: id, Status: StatusWaiting, Operation: op, Payload: payload, CreatedAt: created,
+		DependsOnTasks: deps, UserID: u.ID, Priority: -10, local: taskLocal{UserID: fmt.Sprint(u.ID)}}
+	if op == "import/upload" {
+		t.Message = strp("Waiting for file upload")
+	}
+	return t
+}
+
+// addTask indexes a task; under mu.
+func (s *Server) addTask(t *Task) {
+	s.tasks[t.ID] = t
+	for _, d := range t.DependsOnTasks {
+		s.dependents[d] = append(s.dependents[d], t.ID)
+	}
+}
+
+// removeTask unindexes a task; under mu.
+func (s *Server) removeTask(id string) {
+	t := s.tasks[id]
+	if t == nil {
+		return
+	}
+	delete(s.tasks, id)
+	for _, d := range t.DependsOnTasks {
+		list := s.dependents[d]
+		for i, x := range list {
+			if x == id {
+				s.dependents[d] = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(s.dependents[d]) == 0 {
+			delete(s.dependents, d)
+		}
+	}
+	if ch, ok := s.waiters[id]; ok {
+		close(ch)
+		delete(s.waiters, id)
+	}
+	if cancel := s.running[id]; cancel != nil {
+		cancel()
+	}
+}
+
+// findCycle returns a cycle of task names, or nil.
+func findCycle(names []string, inputs map[string][]string) []string {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var cycle []string
+	var visit func(n string) bool
+	visit = func(n string) bool {
+		color[n] = grey
+		stack = append(stack, n)
+		for _, m := range inputs[n] {
+			switch color[m] {
+			case grey:
+				for i, x := range stack {
+					if x == m {
+						cycle = append(append([]string(nil), stack[i:]...), m)
+						return true
+					}
+				}
+			case white:
+				if visit(m) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[n] = black
+		return false
+	}
+	for _, n := range names {
+		if color[n] == white && visit(n) {
+			return cycle
+		}
+	}
+	return nil
+}
+
+// ownJob finds a job of the caller; under mu.
+func (s *Server) ownJob(id string, u *UserConfig) *Job {
+	j := s.jobs[id]
+	if j == nil || j.local.UserID != fmt.Sprint(u.ID) {
+		return nil
+	}
+	return j
+}
+
+func (s *Server) ownTask(id string, u *UserConfig) *Task {
+	t := s.tasks[id]
+	if t == nil || t.local.UserID != fmt.Sprint(u.ID) {
+		return nil
+	}
+	return t
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request, c *call, sync bool) {
+	id := r.PathValue("id")
+	if sync {
+		s.waitEnd(r.Context(), id, func() (bool, bool) {
+			j := s.ownJob(id, c.user)
+			return j != nil, j != nil && (j.Status == StatusFinished || j.Status == StatusError)
+		})
+	}
+	s.mu.RLock()
+	j := s.ownJob(id, c.user)
+	var view *Job
+	if j != nil {
+		view = s.renderJob(j, true)
+	}
+	s.mu.RUnlock()
+	if view == nil {
+		c.fail(w, errNotFound("Job"))
+		return
+	}
+	c.ok(w, http.StatusOK, dataEnvelope{view})
+}
+
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request, c *call, sync bool) {
+	id := r.PathValue("id")
+	if sync {
+		s.waitEnd(r.Context(), id, func() (bool, bool) {
+			t := s.ownTask(id, c.user)
+			return t != nil, t != nil && t.ended()
+		})
+	}
+	s.mu.RLock()
+	t := s.ownTask(id, c.user)
+	var view *Task
+	if t != nil {
+		view = s.render(t)
+	}
+	s.mu.RUnlock()
+	if view == nil {
+		c.fail(w, errNotFound("Task"))
+		return
+	}
+	c.ok(w, http.StatusOK, dataEnvelope{view})
+}
+
+// ---- lists ----
+
+type listLinks struct {
+	First string  `json:"first"`
+	Last  *string `json:"last"`
+	Prev  *string `json:"prev"`
+	Next  *string `json:"next"`
+}
+
+type listMeta struct {
+	CurrentPage int    `json:"current_page"`
+	From        *int   `json:"from"`
+	Path        string `json:"path"`
+	PerPage     int    `json:"per_page"`
+	To          *int   `json:"to"`
+}
+
+type listEnvelope struct {
+	Data  any       `json:"data"`
+	Links listLinks `json:"links"`
+	Meta  listMeta  `json:"meta"`
+}
+
+// pageParams reads per_page (default 100, like the real API) and page.
+func pageParams(q url.Values) (page, perPage int, e *apiError) {
+	page, perPage = 1, 100
+	fields := map[string][]string{}
+	if v := q.Get("per_page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			fields["per_page"] = []string{"The per page must be an integer between 1 and 1000."}
+		}
+		perPage = n
+	}
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			fields["page"] = []string{"The page must be an integer of at least 1."}
+		}
+		page = n
+	}
+	if len(fields) > 0 {
+		return 0, 0, errInvalid("The given data was invalid.", fields)
+	}
+	return page, perPage, nil
+}
+
+func (s *Server) envelope(path string, q url.Values, page, perPage, count int, hasNext bool, data any) listEnvelope {
+	full := s.base.String() + path
+	pageURL := func(p int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			if k != "page" && len(vs) > 0 && vs[0] != "" {
+				v[k] = vs
+			}
+		}
+		v.Set("page", strconv.Itoa(p))
+		return full + "?" + v.Encode()
+	}
+	env := listEnvelope{Data: data, Links: listLinks{First: pageURL(1)},
+		Meta: listMeta{CurrentPage: page, Path: full, PerPage: perPage}}
+	if page > 1 {
+		env.Links.Prev = strp(pageURL(page - 1))
+	}
+	if hasNext {
+		env.Links.Next = strp(pageURL(page + 1))
+	}
+	if count > 0 {
+		env.Meta.From = intp((page-1)*perPage + 1)
+		env.Meta.To = intp((page-1)*perPage + count)
+	}
+	return env
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	page, perPage, e := pageParams(q)
+	if e != nil {
+		c.fail(w, e)
+		return
+	}
+	status, tag := q.Get("filter[status]"), q.Get("filter[tag]")
+	withTasks := false
+	for _, inc := range strings.Split(q.Get("include"), ",") {
+		withTasks = withTasks || strings.TrimSpace(inc) == "tasks"
+	}
+	uid := fmt.Sprint(c.user.ID)
+	s.mu.RLock()
+	var match []*Job
+	for _, j := range s.jobs {
+		if j.local.UserID != uid || (status != "" && j.Status != status) || (tag != "" && (j.Tag == nil || *j.Tag != tag)) {
+			continue
+		}
+		match = append(match, j)
+	}
+	sort.Slice(match, func(a, b int) bool { return match[a].local.Seq > match[b].local.Seq })
+	from := min((page-1)*perPage, len(match))
+	to := min(from+perPage, len(match))
+	views := make([]jobView, 0, to-from)
+	for _, j := range match[from:to] {
+		v := s.renderJob(j, withTasks)
+		views = append(views, jobView{Job: v, Tasks: v.Tasks})
+	}
+	hasNext := to < len(match)
+	s.mu.RUnlock()
+	c.ok(w, http.StatusOK, s.envelope("/v2/jobs", q, page, perPage, len(views), hasNext, views))
+}
+
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, c *call) {
+	q := r.URL.Query()
+	page, perPage, e := pageParams(q)
+	if e != nil {
+		c.fail(w, e)
+		return
+	}
+	status, op, jobID := q.Get("filter[status]"), q.Get("filter[operation]"), q.Get("filter[job_id]")
+	uid := fmt.Sprint(c.user.ID)
+	s.mu.RLock()
+	var match []*Task
+	for _, t := range s.tasks {
+		if t.local.UserID != uid || (status != "" && t.Status != status) || (op != "" && t.Operation != op) || (jobID != "" && t.jobID() != jobID) {
+			continue
+		}
+		match = append(match, t)
+	}
+	sort.Slice(match, func(a, b int) bool { return match[a].local.Seq > match[b].local.Seq })
+	from := min((page-1)*perPage, len(match))
+	to := min(from+perPage, len(match))
+	views := make([]*Task, 0, to-from)
+	for _, t := range match[from:to] {
+		views = append(views, s.render(t))
+	}
+	hasNext := to < len(match)
+	s.mu.RUnlock()
+	c.ok(w, http.StatusOK, s.envelope("/v2/tasks", q, page, perPage, len(views), hasNext, views))
+}
+
+// ---- standalone tasks ----
+
+func (s *Server) createTask(w http.ResponseWriter, r *http.Request, c *call) {
+	op := r.PathValue("operation")
+	var body map[string]any
+	dec := json.NewDecoder(bytes.NewReader(c.body))
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil || body == nil {
+		c.fail(w, errInvalid("The given data was invalid.", map[string][]string{"body": {"The request body must be a JSON object."}}))
+		return
+	}
+	in, ok := inputList(body["input"])
+	if !ok {
+		c.fail(w, errInvalid("The given data was invalid.", map[string][]string{"input": {"The input must be a task ID or an array of task IDs."}}))
+		return
+	}
+	s.mu.RLock()
+	var missing []string
+	for _, id := range in {
+		if s.ownTask(id, c.user) == nil {
+			missing = append(missing, fmt.Sprintf("The input task %q does not exist.", id))
+		}
+	}
+	s.mu.RUnlock()
+	if len(missing) > 0 {
+		c.fail(w, errInvalid("The given data was invalid.", map[string][]string{"input": missing}))
+		return
+	}
+	payload := map[string]any{}
+	for k, v := range body {
+		payload[k] = v
+	}
+	payload["operation"] = op
+	delete(payload, "name")
+	if in != nil {
+		arr := make([]any, len(in))
+		for i, v := range in {
+			arr[i] = v
+		}
+		payload["input"] = arr
+	}
+	t := s.newTask(uuid.NewString(), op, payload, append([]string{}, in...), c.user, now())
+	if s.createStandalone(w, c, t) {
+		s.reconcile(t.ID)
+		s.respondTask(w, c, t.ID, http.StatusCreated)
+	}
+}
+
+func (s *Server) createStandalone(w http.ResponseWriter, c *call, t *Task) bool {
+	err := s.write(func(b *batch) error {
+		t.local.Seq = s.nextSeq()
+		s.addTask(t)
+		b.task(t)
+		return nil
+	})
+	if err != nil {
+		s.mu.Lock()
+		s.removeTask(t.ID)
+		s.mu.Unlock()
+		c.fail(w, &apiError{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: "The task could not be stored"})
+		return false
+	}
+	return true
+}
+
+func (s *Server) respondTask(w http.ResponseWriter, c *call, id string, status int) {
+	s.mu.RLock()
+	var view *Task
+	if t := s.tasks[id]; t != nil {
+		view = s.render(t)
+	}
+	s.mu.RUnlock()
+	if view == nil {
+		c.fail(w, errNotFound("Task"))
+		return
+	}
+	c.ok(w, status, dataEnvelope{view})
+}
+
+func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	var e *apiError
+	ended := false
+	s.write(func(b *batch) error {
+		t := s.ownTask(id, c.user)
+		if t == nil {
+			e = errNotFound("Task")
+			return nil
+		}
+		if t.ended() {
+			e = errInvalid("The given data was invalid.", map[string][]string{"status": {"Cannot cancel: task already completed."}})
+			return nil
+		}
+		if cancel := s.running[id]; cancel != nil {
+			cancel()
+		}
+		failTask(t, CodeCancelled, "The task has been cancelled")
+		b.task(t)
+		b.ended = append(b.ended, id)
+		ended = true
+		return nil
+	})
+	if e != nil {
+		c.fail(w, e)
+		return
+	}
+	if ended {
+		s.afterEnd(id)
+	}
+	s.respondTask(w, c, id, http.StatusOK)
+}
+
+func (s *Server) retryTask(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	var e *apiError
+	var nt *Task
+	err := s.write(func(b *batch) error {
+		t := s.ownTask(id, c.user)
+		if t == nil {
+			e = errNotFound("Task")
+			return nil
+		}
+		if !t.ended() {
+			e = errInvalid("The given data was invalid.", map[string][]string{"status": {"Cannot retry: the task has not ended yet."}})
+			return nil
+		}
+		nt = s.newTask(uuid.NewString(), t.Operation, t.Payload, append([]string{}, t.DependsOnTasks...), c.user, now())
+		nt.Name, nt.JobID, nt.RetryOfTaskID = t.Name, t.JobID, strp(t.ID)
+		nt.local.Seq = s.nextSeq()
+		s.addTask(nt)
+		b.task(nt)
+		if j := s.jobs[t.jobID()]; j != nil {
+			t.local.RetriedBy = nt.ID
+			b.task(t)
+			j.Tasks = append(j.Tasks, nt)
+			if j.Status == StatusFinished || j.Status == StatusError {
+				j.Status, j.EndedAt = StatusProcessing, Time{}
+				j.local.Notified = nil
+			}
+			b.job(j)
+		}
+		return nil
+	})
+	if e != nil {
+		c.fail(w, e)
+		return
+	}
+	if err != nil {
+		c.fail(w, &apiError{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: "The task could not be stored"})
+		return
+	}
+	s.reconcile(nt.ID)
+	s.respondTask(w, c, nt.ID, http.StatusCreated)
+}
+
+func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	t := s.ownTask(id, c.user)
+	var jobID string
+	if t != nil {
+		jobID = t.jobID()
+		s.removeTask(id)
+		if j := s.jobs[jobID]; j != nil {
+			for i, x := range j.Tasks {
+				if x.ID == id {
+					j.Tasks = append(j.Tasks[:i:i], j.Tasks[i+1:]...)
+					break
+				}
+			}
+		}
+	}
+	s.mu.Unlock()
+	if t == nil {
+		c.fail(w, errNotFound("Task"))
+		return
+	}
+	s.wmu.Lock()
+	err := s.st.DeleteTask(r.Context(), id)
+	s.wmu.Unlock()
+	if err != nil {
+		s.log.Warn("localserver: delete task", "task", id, "err", err)
+	}
+	s.mu.RLock()
+	deps := append([]string(nil), s.dependents[id]...)
+	s.mu.RUnlock()
+	for _, d := range deps {
+		s.reconcile(d)
+	}
+	if jobID != "" {
+		s.finishJobIfDone(jobID)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, c *call) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	j := s.ownJob(id, c.user)
+	if j != nil {
+		delete(s.jobs, id)
+		for _, t := range j.Tasks {
+			s.removeTask(t.ID)
+		}
+		if ch, ok := s.waiters[id]; ok {
+			close(ch)
+			delete(s.waiters, id)
+		}
+	}
+	s.mu.Unlock()
+	if j == nil {
+		c.fail(w, errNotFound("Job"))
+		return
+	}
+	s.wmu.Lock()
+	err := s.st.DeleteJob(r.Context(), id)
+	s.wmu.Unlock()
+	if err != nil {
+		s.log.Warn("localserver: delete job", "job", id, "err", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,370 @@
+package localserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+)
+
+// apiError is an error answer: {"message", "code", "errors"}.
+type apiError struct {
+	Status  int                 `json:"-"`
+	Message string              `json:"message"`
+	Code    string              `json:"code"`
+	Errors  map[string][]string `json:"errors,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func errNotFound(what string) *apiError {
+	return &apiError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: what + " not found"}
+}
+
+func errInvalid(msg string, fields map[string][]string) *apiError {
+	return &apiError{Status: http.StatusUnprocessableEntity, Code: "INVALID_DATA", Message: msg, Errors: fields}
+}
+
+// routes builds the handler tree.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern string, validate bool, h func(w http.ResponseWriter, r *http.Request, c *call)) {
+		mux.Handle(pattern, s.apiHandler(validate, h))
+	}
+	for _, prefix := range []string{"/v2", "/sync/v2"} {
+		sync := prefix == "/sync/v2"
+		api("GET "+prefix+"/jobs/{id}", true, func(w http.ResponseWriter, r *http.Request, c *call) { s.getJob(w, r, c, sync) })
+		api("GET "+prefix+"/tasks/{id}", true, func(w http.ResponseWriter, r *http.Request, c *call) { s.getTask(w, r, c, sync) })
+		api("GET "+prefix+"/users/me", true, s.getUser)
+		api("GET "+prefix+"/jobs", true, s.listJobs)
+		api("GET "+prefix+"/tasks", true, s.listTasks)
+		api("POST "+prefix+"/jobs", true, s.createJob)
+		api("DELETE "+prefix+"/jobs/{id}", false, s.deleteJob)
+		api("DELETE "+prefix+"/tasks/{id}", false, s.deleteTask)
+		api("POST "+prefix+"/tasks/{id}/cancel", false, s.cancelTask)
+		api("POST "+prefix+"/tasks/{id}/retry", false, s.retryTask)
+		api("POST "+prefix+"/{operation...}", true, s.createTask)
+		api(prefix+"/", false, func(w http.ResponseWriter, r *http.Request, c *call) {
+			c.fail(w, &apiError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: fmt.Sprintf("%s %s is not an endpoint of this API", r.Method, r.URL.Path)})
+		})
+	}
+	mux.Handle("POST /uploads/{task}", s.plain(s.upload))
+	mux.Handle("GET /files/{file}/{name}", s.plain(s.download))
+	mux.Handle("HEAD /files/{file}/{name}", s.plain(s.download))
+	mux.Handle("/", s.plain(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, &apiError{Code: "NOT_FOUND", Message: "not found; the API is under /v2 and /sync/v2"}, false)
+	}))
+	return mux
+}
+
+// call is the per-request context of an API handler.
+type call struct {
+	user    *UserConfig
+	body    []byte
+	escape  bool // main host: escape "/" in JSON like the real API
+	isSync  bool
+	route   *routers.Route
+	started time.Time
+}
+
+func (c *call) fail(w http.ResponseWriter, e *apiError) {
+	if e.Status == 0 {
+		e.Status = http.StatusInternalServerError
+	}
+	writeJSON(w, e.Status, e, c.escape)
+}
+
+func (c *call) ok(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v, c.escape) }
+
+var escSlash = []byte(`\/`)
+
+func writeJSON(w http.ResponseWriter, status int, v any, escape bool) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"message":"the response could not be encoded","code":"INTERNAL_ERROR"}`)
+	}
+	if escape {
+		b = bytes.ReplaceAll(b, []byte("/"), escSlash)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-cache, private")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// recoverer answers 500 in the API's error shape instead of crashing.
+func (s *Server) recoverer(w http.ResponseWriter, r *http.Request) {
+	if p := recover(); p != nil {
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		s.log.Error("localserver: handler panic", "method", r.Method, "path", r.URL.Path, "panic", p)
+		writeJSON(w, http.StatusInternalServerError, &apiError{Code: "INTERNAL_ERROR", Message: "Internal server error"}, false)
+	}
+}
+
+func (s *Server) plain(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.recoverer(w, r)
+		h(w, r)
+	})
+}
+
+// maxBody bounds a JSON request body (import/base64 carries files).
+func (s *Server) maxBody() int64 { return min(s.cfg.MaxFileSize*4/3+1<<20, 512<<20) }
+
+func (s *Server) apiHandler(validate bool, h func(http.ResponseWriter, *http.Request, *call)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.recoverer(w, r)
+		c := &call{isSync: strings.HasPrefix(r.URL.Path, "/sync/"), started: time.Now()}
+		c.escape = !c.isSync
+		key, ok := bearer(r.Header.Get("Authorization"))
+		if ok {
+			c.user = s.keys[key]
+		}
+		if c.user == nil {
+			c.fail(w, &apiError{Status: http.StatusUnauthorized, Code: "UNAUTHENTICATED", Message: "Unauthenticated."})
+			return
+		}
+		limit, remaining, allowed := s.rate.take(key, s.cfg.RateLimit, time.Now())
+		w.Header().Set("X-Ratelimit-Limit", strconv.Itoa(limit))
+		w.Header().Set("X-Ratelimit-Remaining", strconv.Itoa(remaining))
+		if !allowed && s.cfg.EnforceRateLimit {
+			w.Header().Set("Retry-After", "60")
+			c.fail(w, &apiError{Status: http.StatusTooManyRequests, Code: "TOO_MANY_REQUESTS", Message: "Too Many Attempts."})
+			return
+		}
+		if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					c.fail(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "INVALID_DATA",
+						Message: fmt.Sprintf("The request body is larger than %d bytes; upload big files with import/upload", mbe.Limit)})
+					return
+				}
+				c.fail(w, &apiError{Status: http.StatusBadRequest, Code: "INVALID_DATA", Message: "The request body could not be read"})
+				return
+			}
+			c.body = b
+			if len(bytes.TrimSpace(b)) > 0 && !json.Valid(b) {
+				c.fail(w, &apiError{Status: http.StatusBadRequest, Code: "INVALID_DATA", Message: "The request body is not valid JSON"})
+				return
+			}
+		}
+		if validate {
+			route, e := s.api.check(r, c.body)
+			if e != nil {
+				c.fail(w, e)
+				return
+			}
+			c.route = route
+		}
+		h(w, r, c)
+	})
+}
+
+func bearer(h string) (string, bool) {
+	const p = "bearer "
+	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(p):]), true
+}
+
+// rateLimiter counts requests per key in fixed one-minute windows.
+type rateLimiter struct {
+	mu sync.Mutex
+	m  map[string]*rateWindow
+}
+
+type rateWindow struct {
+	start time.Time
+	n     int
+}
+
+func (l *rateLimiter) take(key string, limit int, now time.Time) (int, int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]*rateWindow{}
+	}
+	w := l.m[key]
+	if w == nil || now.Sub(w.start) >= time.Minute {
+		w = &rateWindow{start: now}
+		l.m[key] = w
+	}
+	w.n++
+	return limit, max(0, limit-w.n), w.n <= limit
+}
+
+// validator checks requests against the generated OpenAPI document.
+type validator struct {
+	router routers.Router
+	base   *url.URL
+}
+
+func newValidator(base string) (*validator, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(cloudconvert.OpenAPI())
+	if err != nil {
+		return nil, fmt.Errorf("localserver: load OpenAPI document: %w", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		return nil, fmt.Errorf("localserver: OpenAPI document: %w", err)
+	}
+	// The document names the real hosts: route on our own address.
+	doc.Servers = openapi3.Servers{{URL: base + "/v2"}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("localserver: OpenAPI router: %w", err)
+	}
+	u, _ := url.Parse(base)
+	return &validator{router: router, base: u}, nil
+}
+
+// Document loads the generated OpenAPI document with its servers replaced
+// by base+"/v2", for tests and tools that validate responses.
+func Document(base string) (*openapi3.T, routers.Router, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(cloudconvert.OpenAPI())
+	if err != nil {
+		return nil, nil, err
+	}
+	doc.Servers = openapi3.Servers{{URL: strings.TrimRight(base, "/") + "/v2"}}
+	router, err := gorillamux.NewRouter(doc)
+	return doc, router, err
+}
+
+// FindRoute maps a request (sync paths included) onto the document.
+func (v *validator) findRoute(r *http.Request) (*routers.Route, map[string]string, error) {
+	u := *r.URL
+	u.Scheme, u.Host = v.base.Scheme, v.base.Host
+	u.Path = v.base.Path + strings.TrimPrefix(r.URL.Path, "/sync")
+	u.RawPath = ""
+	rr := r.Clone(context.Background())
+	rr.URL = &u
+	rr.Host = v.base.Host
+	return v.router.FindRoute(rr)
+}
+
+func (v *validator) check(r *http.Request, body []byte) (*routers.Route, *apiError) {
+	route, params, err := v.findRoute(r)
+	if err != nil {
+		if strings.HasPrefix(r.URL.Path, "/v2/") || strings.HasPrefix(r.URL.Path, "/sync/v2/") {
+			op := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/sync"), "/v2/")
+			if r.Method == http.MethodPost {
+				return nil, &apiError{Status: http.StatusNotFound, Code: "NOT_FOUND",
+					Message: fmt.Sprintf("There is no operation %q; operations: %s", op, strings.Join(knownOperations(), ", "))}
+			}
+		}
+		return nil, &apiError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "not found"}
+	}
+	rr := r.Clone(r.Context())
+	rr.URL.Scheme, rr.URL.Host, rr.Host = v.base.Scheme, v.base.Host, v.base.Host
+	if body != nil {
+		rr.Body = io.NopCloser(bytes.NewReader(body))
+		rr.ContentLength = int64(len(body))
+		if rr.Header.Get("Content-Type") == "" {
+			rr.Header = rr.Header.Clone()
+			rr.Header.Set("Content-Type", "application/json")
+		}
+	}
+	in := &openapi3filter.RequestValidationInput{Request: rr, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{MultiError: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, SkipSettingDefaults: true}}
+	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
+		fields := map[string][]string{}
+		collectFieldErrors(err, fields)
+		if len(fields) == 0 {
+			fields["request"] = []string{err.Error()}
+		}
+		return nil, errInvalid("The given data was invalid.", fields)
+	}
+	return route, nil
+}
+
+// collectFieldErrors flattens kin-openapi's errors into field -> messages.
+func collectFieldErrors(err error, out map[string][]string) {
+	add := func(field, msg string) {
+		if field == "" {
+			field = "body"
+		}
+		for _, m := range out[field] {
+			if m == msg {
+				return
+			}
+		}
+		out[field] = append(out[field], msg)
+	}
+	var me openapi3.MultiError
+	if errors.As(err, &me) {
+		for _, e := range me {
+			collectFieldErrors(e, out)
+		}
+		return
+	}
+	var re *openapi3filter.RequestError
+	if errors.As(err, &re) {
+		if re.Parameter != nil {
+			msg := re.Reason
+			var se *openapi3.SchemaError
+			if errors.As(re.Err, &se) {
+				msg = se.Reason
+			} else if re.Err != nil && msg == "" {
+				msg = re.Err.Error()
+			}
+			add(re.Parameter.Name, msg)
+			return
+		}
+		if re.Err != nil {
+			var inner openapi3.MultiError
+			if errors.As(re.Err, &inner) {
+				for _, e := range inner {
+					collectFieldErrors(e, out)
+				}
+				return
+			}
+			collectFieldErrors(re.Err, out)
+			return
+		}
+		add("body", re.Reason)
+		return
+	}
+	var se *openapi3.SchemaError
+	if errors.As(err, &se) {
+		add(strings.Join(se.JSONPointer(), "."), se.Reason)
+		return
+	}
+	add("body", err.Error())
+}
+
+// knownOperations lists the operations the document knows.
+func knownOperations() []string {
+	ops := append([]string(nil), specOperations...)
+	sort.Strings(ops)
+	return ops
+}
+
+var specOperations = []string{"import/url", "import/upload", "import/base64", "import/raw", "import/s3", "import/azure/blob",
+	"import/google-cloud-storage", "import/openstack", "import/sftp", "convert", "optimize", "watermark", "capture-website",
+	"thumbnail", "merge", "archive", "archive/extract", "command", "metadata", "metadata/write", "pdf/a", "pdf/ocr",
+	"pdf/encrypt", "pdf/decrypt", "pdf/split-pages", "pdf/extract-pages", "pdf/rotate-pages", "export/url", "export/s3",
+	"export/azure/blob", "export/google-cloud-storage", "export/openstack", "export/sftp"}

@@ -1,0 +1,426 @@
+package localserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cctoolkit/cloudconvert/localserver/store"
+)
+
+var errClosed = errors.New("localserver: the server is shutting down")
+
+// batch collects what one write changed, to persist it together.
+type batch struct {
+	jobs  []*Job
+	tasks []*Task
+	ended []string // job or task IDs that reached an end state
+}
+
+func (b *batch) task(t *Task) { b.tasks = append(b.tasks, t) }
+func (b *batch) job(j *Job)   { b.jobs = append(b.jobs, j) }
+
+// write runs fn under the state lock and persists what it touched before
+// returning: a nil error means the change is on disk. Writes are
+// serialized, so the store always sees them in memory order.
+func (s *Server) write(fn func(b *batch) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.storeClosed.Load() {
+		return errClosed
+	}
+	var b batch
+	s.mu.Lock()
+	err := fn(&b)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	jobRecs := map[string]*store.JobRecord{}
+	var jobOrder []string
+	var loose []store.TaskRecord
+	tasksOf := map[string][]store.TaskRecord{}
+	seen := map[any]bool{}
+	for _, j := range b.jobs {
+		if seen[j] {
+			continue
+		}
+		seen[j] = true
+		rec, err := s.jobRecord(j)
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		jobRecs[j.ID] = &rec
+		jobOrder = append(jobOrder, j.ID)
+	}
+	for _, t := range b.tasks {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		rec, err := s.taskRecord(t)
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		if _, ok := jobRecs[rec.JobID]; ok {
+			tasksOf[rec.JobID] = append(tasksOf[rec.JobID], rec)
+		} else {
+			loose = append(loose, rec)
+		}
+	}
+	s.mu.Unlock()
+	ctx := context.Background()
+	for _, id := range jobOrder {
+		if err := s.st.PutJob(ctx, *jobRecs[id], tasksOf[id]...); err != nil {
+			s.log.Error("localserver: persist job", "job", id, "err", err)
+			return err
+		}
+	}
+	if len(loose) > 0 {
+		if err := s.st.PutTask(ctx, loose...); err != nil {
+			s.log.Error("localserver: persist tasks", "err", err)
+			return err
+		}
+	}
+	if len(b.ended) > 0 {
+		s.mu.Lock()
+		for _, id := range b.ended {
+			if ch, ok := s.waiters[id]; ok {
+				close(ch)
+				delete(s.waiters, id)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+func (s *Server) jobRecord(j *Job) (store.JobRecord, error) {
+	sj := storedJob{Job: *j, Local: j.local}
+	sj.Tasks = nil
+	doc, err := json.Marshal(&sj)
+	if err != nil {
+		return store.JobRecord{}, fmt.Errorf("localserver: encode job: %w", err)
+	}
+	tag := ""
+	if j.Tag != nil {
+		tag = *j.Tag
+	}
+	return store.JobRecord{ID: j.ID, UserID: j.local.UserID, Status: j.Status, Tag: tag, CreatedAt: j.CreatedAt.Time, Doc: doc}, nil
+}
+
+func (s *Server) taskRecord(t *Task) (store.TaskRecord, error) {
+	st := storedTask{Task: *t, Local: t.local}
+	doc, err := json.Marshal(&st)
+	if err != nil {
+		return store.TaskRecord{}, fmt.Errorf("localserver: encode task: %w", err)
+	}
+	return store.TaskRecord{ID: t.ID, JobID: t.jobID(), UserID: t.local.UserID, Status: t.Status, Operation: t.Operation,
+		CreatedAt: t.CreatedAt.Time, Doc: doc}, nil
+}
+
+// update applies fn to a task and persists it.
+func (s *Server) update(id string, fn func(t *Task)) {
+	s.write(func(b *batch) error {
+		t := s.tasks[id]
+		if t == nil {
+			return nil
+		}
+		fn(t)
+		b.task(t)
+		if t.ended() {
+			b.ended = append(b.ended, t.ID)
+		}
+		return nil
+	})
+}
+
+// fail marks a task failed; the caller runs afterEnd.
+func failTask(t *Task, code, msg string) {
+	t.Status = StatusError
+	t.Code, t.Message = strp(code), strp(msg)
+	if t.EndedAt.IsZero() {
+		t.EndedAt = now()
+	}
+	if t.StartedAt.IsZero() {
+		t.StartedAt = t.EndedAt
+	}
+}
+
+// reconcile looks at a waiting task: it fails it when an input failed and
+// queues it when all inputs finished.
+func (s *Server) reconcile(id string) {
+	var enqueue, ended bool
+	s.write(func(b *batch) error {
+		t := s.tasks[id]
+		if t == nil || t.Status != StatusWaiting || s.queued[id] || s.running[id] != nil {
+			return nil
+		}
+		if t.Operation == "import/upload" && !t.local.Uploaded {
+			return nil
+		}
+		ready := true
+		for _, d := range t.DependsOnTasks {
+			dt := s.tasks[d]
+			switch {
+			case dt == nil:
+				failTask(t, CodeInputTaskFailed, fmt.Sprintf("Input task %s no longer exists", d))
+			case dt.Status == StatusError:
+				name := d
+				if dt.Name != nil {
+					name = *dt.Name
+				}
+				failTask(t, CodeInputTaskFailed, fmt.Sprintf("Input task %s failed", name))
+			case dt.Status != StatusFinished:
+				ready = false
+				continue
+			default:
+				continue
+			}
+			b.task(t)
+			b.ended = append(b.ended, t.ID)
+			ended = true
+			return nil
+		}
+		if ready {
+			s.queued[id] = true
+			enqueue = true
+		}
+		return nil
+	})
+	if enqueue {
+		select {
+		case s.queue <- id:
+		default:
+			s.bg.Add(1)
+			go func() {
+				defer s.bg.Done()
+				select {
+				case s.queue <- id:
+				case <-s.ctx.Done():
+				}
+			}()
+		}
+	}
+	if ended {
+		s.afterEnd(id)
+	}
+}
+
+// afterEnd moves the graph on after a task ended.
+func (s *Server) afterEnd(id string) {
+	s.mu.RLock()
+	deps := append([]string(nil), s.dependents[id]...)
+	jobID := ""
+	if t := s.tasks[id]; t != nil {
+		jobID = t.jobID()
+	}
+	s.mu.RUnlock()
+	for _, d := range deps {
+		s.reconcile(d)
+	}
+	if jobID != "" {
+		s.finishJobIfDone(jobID)
+	}
+}
+
+// finishJobIfDone ends a job whose tasks all ended, and sends its webhook.
+func (s *Server) finishJobIfDone(jobID string) {
+	var event string
+	var j *Job
+	s.write(func(b *batch) error {
+		j = s.jobs[jobID]
+		if j == nil || j.Status == StatusFinished || j.Status == StatusError {
+			return nil
+		}
+		allEnded, anyError := true, false
+		var last time.Time
+		for _, t := range j.Tasks {
+			if t.local.RetriedBy != "" {
+				continue
+			}
+			if !t.ended() {
+				allEnded = false
+				break
+			}
+			anyError = anyError || t.Status == StatusError
+			if t.EndedAt.After(last) {
+				last = t.EndedAt.Time
+			}
+		}
+		if !allEnded {
+			return nil
+		}
+		j.Status = StatusFinished
+		event = "job.finished"
+		if anyError {
+			j.Status, event = StatusError, "job.failed"
+		}
+		if last.IsZero() {
+			last = now().Time
+		}
+		j.EndedAt = Time{last}
+		if j.StartedAt.IsZero() {
+			j.StartedAt = j.EndedAt
+		}
+		if j.local.WebhookURL != "" && !j.notified(event) {
+			j.local.Notified = append(j.local.Notified, event)
+		} else {
+			event = ""
+		}
+		b.job(j)
+		b.ended = append(b.ended, j.ID)
+		return nil
+	})
+	if event != "" {
+		s.sendWebhook(jobID, event)
+	}
+}
+
+func (j *Job) notified(event string) bool {
+	for _, e := range j.local.Notified {
+		if e == event {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) worker() {
+	defer s.workers.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case id := <-s.queue:
+			s.runTask(id)
+		}
+	}
+}
+
+// runTask performs one queued task.
+func (s *Server) runTask(id string) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	var (
+		snap    *Task
+		inputs  []fileRef
+		resumed bool
+		start   bool
+	)
+	err := s.write(func(b *batch) error {
+		delete(s.queued, id)
+		t := s.tasks[id]
+		if t == nil || t.Status != StatusWaiting || s.ctx.Err() != nil {
+			return nil
+		}
+		for _, d := range t.DependsOnTasks {
+			if dt := s.tasks[d]; dt != nil {
+				inputs = append(inputs, dt.local.Files...)
+			}
+		}
+		resumed = t.Message != nil && *t.Message == "Resumed after a server restart"
+		t.Status, t.StartedAt, t.Percent, t.Message, t.Code = StatusProcessing, now(), 0, nil, nil
+		s.running[id] = cancel
+		b.task(t)
+		if j := s.jobs[t.jobID()]; j != nil && j.Status == StatusWaiting {
+			j.Status = StatusProcessing
+			j.StartedAt = t.StartedAt
+			b.job(j)
+		}
+		snap = t.clone()
+		start = true
+		return nil
+	})
+	if err != nil || !start {
+		if start {
+			s.mu.Lock()
+			delete(s.running, id)
+			s.mu.Unlock()
+		}
+		return
+	}
+	if resumed {
+		if err := s.st.DeleteFilesOfTask(ctx, id); err != nil {
+			s.log.Warn("localserver: clean files of a resumed task", "task", id, "err", err)
+		}
+	}
+	progress := func(p int) {
+		s.mu.Lock()
+		if t := s.tasks[id]; t != nil && t.Status == StatusProcessing && p > t.Percent && p < 100 {
+			t.Percent = p
+		}
+		s.mu.Unlock()
+	}
+	out, terr := s.execute(ctx, snap, inputs, progress)
+	s.mu.Lock()
+	delete(s.running, id)
+	s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		// Shutting down: leave the task "processing"; the next start runs it again.
+		return
+	}
+	discard := false
+	s.update(id, func(t *Task) {
+		if t.Status != StatusProcessing {
+			discard = true // cancelled meanwhile
+			return
+		}
+		t.EndedAt = now()
+		t.Percent = 100
+		if out.engine != "" {
+			t.Engine, t.EngineVersion = strp(out.engine), strp(out.version)
+		}
+		if terr != nil {
+			failTask(t, terr.code, terr.msg)
+			return
+		}
+		t.Status = StatusFinished
+		t.Credits = intp(out.credits)
+		t.local.Files = out.files
+		t.local.Metadata = out.metadata
+	})
+	if discard {
+		for _, f := range out.files {
+			if !f.Shared {
+				s.st.DeleteFile(context.Background(), f.ID)
+			}
+		}
+		return
+	}
+	s.afterEnd(id)
+}
+
+// waitEnd blocks until the job or task id ended (as judged by done), the
+// context ends or the sync timeout passes.
+func (s *Server) waitEnd(ctx context.Context, id string, done func() (bool, bool)) {
+	timer := time.NewTimer(s.cfg.SyncTimeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		exists, ended := done()
+		if !exists || ended || s.closed.Load() {
+			s.mu.Unlock()
+			return
+		}
+		ch, ok := s.waiters[id]
+		if !ok {
+			ch = make(chan struct{})
+			s.waiters[id] = ch
+		}
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,507 @@
+// Package localserver is a local server that speaks the CloudConvert API v2
+// (jobs, tasks, users, upload forms, export downloads and the sync wait
+// endpoints) and performs the work for real through the engine package.
+//
+// State lives in the store package (embedded SQLite plus files on disk), so
+// jobs, tasks and files survive a restart; every write is committed before
+// the request that caused it is answered. Tasks that were processing when
+// the process stopped are started again when it starts.
+//
+// Use Start to listen on an address, or New plus Handler to serve on a
+// listener of your own (BaseURL must then be set).
+package localserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cctoolkit/cloudconvert/localserver/engine"
+	"github.com/cctoolkit/cloudconvert/localserver/store"
+)
+
+// DefaultAPIKey is the key of the default local user when no users are
+// configured and Config.APIKey is empty.
+const DefaultAPIKey = "local-dev-key"
+
+// UserConfig is one user and the API keys that act as it.
+type UserConfig struct {
+	ID            int      `json:"id" yaml:"id"`
+	Username      string   `json:"username" yaml:"username"`
+	Email         string   `json:"email" yaml:"email"`
+	Credits       int      `json:"credits" yaml:"credits"`
+	APIKeys       []string `json:"api_keys" yaml:"api_keys"`
+	WebhookSecret string   `json:"webhook_secret" yaml:"webhook_secret"`
+}
+
+// Config configures a Server. The zero value (plus DataDir) is usable.
+type Config struct {
+	// DataDir holds the database, the files and the PDFium compile cache.
+	DataDir string
+	// Addr is where Start listens; default 127.0.0.1:0 (a free port).
+	Addr string
+	// BaseURL is the server's public root, e.g. "http://127.0.0.1:8080"
+	// (without /v2). Start sets it from the listener when empty; New needs it.
+	BaseURL string
+	// Users and their keys. Empty: one user (id 1, "local") whose key is
+	// APIKey, or DefaultAPIKey.
+	Users  []UserConfig
+	APIKey string
+	// Workers bounds how many tasks run at once; default 2*NumCPU (min 4).
+	Workers int
+	// FileTTL is how long files stay downloadable; default 24h.
+	FileTTL time.Duration
+	// MaxFileSize caps imports and uploads; default 1 GiB.
+	MaxFileSize int64
+	// SyncTimeout bounds one sync wait; the current state is answered
+	// after it. Default 5 minutes.
+	SyncTimeout time.Duration
+	// RateLimit is the X-Ratelimit-Limit per key and minute (default 500);
+	// EnforceRateLimit answers 429 beyond it (off by default: the local
+	// server only reports).
+	RateLimit        int
+	EnforceRateLimit bool
+	// ImportTimeout bounds one import/url download; default 5 minutes.
+	ImportTimeout time.Duration
+	// WebhookRetryDelay is the first delay between webhook attempts
+	// (doubling); default 1s.
+	WebhookRetryDelay time.Duration
+	// HTTPClient fetches import/url and posts webhooks; a client with
+	// sensible timeouts when nil.
+	HTTPClient *http.Client
+	// Engines does the file work; when nil one is built from EngineOptions
+	// (PDFiumCacheDir defaults to <DataDir>/wazero-cache) and closed with
+	// the server.
+	Engines       *engine.Registry
+	EngineOptions engine.Options
+	// Logger receives operational messages; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Server is a running local CloudConvert. It is safe for concurrent use.
+type Server struct {
+	cfg      Config
+	base     *url.URL
+	st       *store.Store
+	eng      *engine.Registry
+	ownsEng  bool
+	api      *validator
+	log      *slog.Logger
+	hc       *http.Client
+	keys     map[string]*UserConfig
+	users    map[string]*UserConfig // by string ID
+	signKey  []byte
+	handler  http.Handler
+	httpSrv  *http.Server
+	listener net.Listener
+
+	// wmu serializes writes: mutate memory under mu, persist, then answer.
+	wmu sync.Mutex
+	mu  sync.RWMutex
+	// state (under mu)
+	jobs       map[string]*Job
+	tasks      map[string]*Task
+	dependents map[string][]string // task ID -> IDs of tasks that take it as input
+	queued     map[string]bool
+	running    map[string]context.CancelFunc
+	waiters    map[string]chan struct{} // closed when the job/task ends
+	seq        int64
+
+	queue   chan string
+	ctx     context.Context // ends at Close
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+	bg      sync.WaitGroup // webhooks and other background work
+	closed  atomic.Bool
+	// storeClosed is set (under wmu) when the store is closed.
+	storeClosed atomic.Bool
+	rate        rateLimiter
+	closeErr    error
+	closeMu     sync.Once
+}
+
+// Start opens the server's state in cfg.DataDir, listens on cfg.Addr and
+// serves until Close.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	addr := cfg.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("localserver: listen: %w", err)
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = "http://" + hostPort(ln.Addr().(*net.TCPAddr), addr)
+	}
+	s, err := New(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.Serve(ln)
+	return s, nil
+}
+
+// hostPort names a listener for URLs: a wildcard address becomes 127.0.0.1.
+func hostPort(a *net.TCPAddr, asked string) string {
+	host, _, _ := net.SplitHostPort(asked)
+	if host == "" || a.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, fmt.Sprint(a.Port))
+}
+
+// Serve serves the API on ln in the background until Close.
+func (s *Server) Serve(ln net.Listener) {
+	s.listener = ln
+	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("localserver: serve", "err", err)
+		}
+	}()
+}
+
+// New opens the state in cfg.DataDir, resumes unfinished work and returns
+// a server whose Handler can be served. cfg.BaseURL is required.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("localserver: no data directory")
+	}
+	if cfg.BaseURL == "" {
+		return nil, errors.New("localserver: no base URL")
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("localserver: bad base URL %q", cfg.BaseURL)
+	}
+	base.Path = strings.TrimSuffix(base.Path, "/v2")
+	if cfg.Workers <= 0 {
+		cfg.Workers = max(4, 2*runtime.NumCPU())
+	}
+	if cfg.FileTTL <= 0 {
+		cfg.FileTTL = 24 * time.Hour
+	}
+	if cfg.MaxFileSize <= 0 {
+		cfg.MaxFileSize = 1 << 30
+	}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = 5 * time.Minute
+	}
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = 500
+	}
+	if cfg.ImportTimeout <= 0 {
+		cfg.ImportTimeout = 5 * time.Minute
+	}
+	if cfg.WebhookRetryDelay <= 0 {
+		cfg.WebhookRetryDelay = time.Second
+	}
+	s := &Server{cfg: cfg, base: base, log: cfg.Logger, hc: cfg.HTTPClient,
+		jobs: map[string]*Job{}, tasks: map[string]*Task{}, dependents: map[string][]string{},
+		queued: map[string]bool{}, running: map[string]context.CancelFunc{}, waiters: map[string]chan struct{}{},
+		keys: map[string]*UserConfig{}, users: map[string]*UserConfig{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.hc == nil {
+		s.hc = &http.Client{Timeout: cfg.ImportTimeout, Transport: &http.Transport{
+			Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: time.Minute, MaxIdleConnsPerHost: 8,
+			IdleConnTimeout: 30 * time.Second}}
+	}
+	if err := s.setupUsers(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("localserver: data dir: %w", err)
+	}
+	if s.signKey, err = loadSigningKey(filepath.Join(cfg.DataDir, "signing.key")); err != nil {
+		return nil, err
+	}
+	if s.api, err = newValidator(base.String()); err != nil {
+		return nil, err
+	}
+	s.st, err = store.Open(ctx, filepath.Join(cfg.DataDir, "state"), store.Options{FileTTL: cfg.FileTTL})
+	if err != nil {
+		return nil, err
+	}
+	s.eng = cfg.Engines
+	if s.eng == nil {
+		eo := cfg.EngineOptions
+		if eo.PDFiumCacheDir == "" {
+			eo.PDFiumCacheDir = filepath.Join(cfg.DataDir, "wazero-cache")
+		}
+		s.eng, s.ownsEng = engine.NewRegistry(eo), true
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.queue = make(chan string, 1<<16)
+	s.handler = s.routes()
+	if err := s.load(ctx); err != nil {
+		s.cancel()
+		s.st.Close()
+		if s.ownsEng {
+			s.eng.Close()
+		}
+		return nil, err
+	}
+	for range cfg.Workers {
+		s.workers.Add(1)
+		go s.worker()
+	}
+	s.bg.Add(1)
+	go s.janitor()
+	s.resume()
+	return s, nil
+}
+
+func (s *Server) setupUsers() error {
+	users := s.cfg.Users
+	if len(users) == 0 {
+		key := s.cfg.APIKey
+		if key == "" {
+			key = DefaultAPIKey
+		}
+		users = []UserConfig{{ID: 1, Username: "local", Email: "local@localhost", Credits: 1000, APIKeys: []string{key}}}
+	}
+	for i := range users {
+		u := &users[i]
+		if u.ID == 0 {
+			u.ID = i + 1
+		}
+		if u.Username == "" {
+			u.Username = fmt.Sprintf("user%d", u.ID)
+		}
+		if u.WebhookSecret == "" {
+			u.WebhookSecret = "local-webhook-secret"
+		}
+		id := fmt.Sprint(u.ID)
+		if _, dup := s.users[id]; dup {
+			return fmt.Errorf("localserver: user id %d configured twice", u.ID)
+		}
+		s.users[id] = u
+		for _, k := range u.APIKeys {
+			if k == "" {
+				return fmt.Errorf("localserver: user %d has an empty API key", u.ID)
+			}
+			if _, dup := s.keys[k]; dup {
+				return fmt.Errorf("localserver: an API key is configured twice")
+			}
+			s.keys[k] = u
+		}
+	}
+	return nil
+}
+
+func loadSigningKey(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if k, err := hex.DecodeString(strings.TrimSpace(string(b))); err == nil && len(k) >= 16 {
+			return k, nil
+		}
+	}
+	k := make([]byte, 32)
+	rand.Read(k)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(hex.EncodeToString(k)), 0o600); err != nil {
+		return nil, fmt.Errorf("localserver: signing key: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("localserver: signing key: %w", err)
+	}
+	return k, nil
+}
+
+// URL is the server's root URL (without /v2).
+func (s *Server) URL() string { return s.base.String() }
+
+// APIURL is the REST base URL: URL()+"/v2".
+func (s *Server) APIURL() string { return s.base.String() + "/v2" }
+
+// SyncURL is the sync API's base URL: URL()+"/sync/v2".
+func (s *Server) SyncURL() string { return s.base.String() + "/sync/v2" }
+
+// Handler serves the API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Engines returns the engine registry in use.
+func (s *Server) Engines() *engine.Registry { return s.eng }
+
+// Store returns the underlying store (for tools and tests).
+func (s *Server) Store() *store.Store { return s.st }
+
+// Close stops serving, stops the workers (tasks that were running stay
+// "processing" in the store and are run again by the next New), waits for
+// background work and closes the store.
+func (s *Server) Close() error {
+	s.closeMu.Do(func() {
+		s.closed.Store(true)
+		var errs []error
+		if s.httpSrv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.httpSrv.Shutdown(ctx); err != nil {
+				s.httpSrv.Close()
+			}
+			cancel()
+		}
+		s.cancel()
+		s.mu.Lock()
+		for _, c := range s.running {
+			c()
+		}
+		for id, ch := range s.waiters {
+			close(ch)
+			delete(s.waiters, id)
+		}
+		s.mu.Unlock()
+		s.workers.Wait()
+		s.bg.Wait()
+		s.wmu.Lock() // no write in flight
+		s.storeClosed.Store(true)
+		errs = append(errs, s.st.Close())
+		s.wmu.Unlock()
+		if s.ownsEng {
+			errs = append(errs, s.eng.Close())
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// load reads every job and task into memory.
+func (s *Server) load(ctx context.Context) error {
+	for page := 1; ; page++ {
+		recs, more, err := s.st.ListJobs(ctx, store.JobFilter{Page: page, PerPage: 1000})
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			var sj storedJob
+			if err := json.Unmarshal(r.Doc, &sj); err != nil {
+				return fmt.Errorf("localserver: job %s: %w", r.ID, err)
+			}
+			j := sj.Job
+			j.local = sj.Local
+			j.Tasks = nil
+			s.jobs[j.ID] = &j
+			s.seq = max(s.seq, j.local.Seq)
+		}
+		if !more {
+			break
+		}
+	}
+	for page := 1; ; page++ {
+		recs, more, err := s.st.ListTasks(ctx, store.TaskFilter{Page: page, PerPage: 1000})
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			var stt storedTask
+			if err := json.Unmarshal(r.Doc, &stt); err != nil {
+				return fmt.Errorf("localserver: task %s: %w", r.ID, err)
+			}
+			t := stt.Task
+			t.local = stt.Local
+			s.tasks[t.ID] = &t
+			s.seq = max(s.seq, t.local.Seq)
+		}
+		if !more {
+			break
+		}
+	}
+	// Rebuild job task lists and the dependents index, in creation order.
+	ids := make([]string, 0, len(s.tasks))
+	for id := range s.tasks {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(a, b int) bool { return s.tasks[ids[a]].local.Seq < s.tasks[ids[b]].local.Seq })
+	for _, id := range ids {
+		t := s.tasks[id]
+		if j := s.jobs[t.jobID()]; j != nil {
+			j.Tasks = append(j.Tasks, t)
+		}
+		for _, d := range t.DependsOnTasks {
+			s.dependents[d] = append(s.dependents[d], t.ID)
+		}
+	}
+	return nil
+}
+
+// resume puts interrupted and runnable work back in motion after load.
+func (s *Server) resume() {
+	s.mu.RLock()
+	var interrupted, all []string
+	for id, t := range s.tasks {
+		all = append(all, id)
+		if t.Status == StatusProcessing {
+			interrupted = append(interrupted, id)
+		}
+	}
+	s.mu.RUnlock()
+	for _, id := range interrupted {
+		s.update(id, func(t *Task) {
+			if t.Operation == "import/upload" {
+				// The upload was complete before it was marked processing.
+				t.Status = StatusWaiting
+				return
+			}
+			t.Status, t.Percent, t.StartedAt = StatusWaiting, 0, Time{}
+			t.Message = strp("Resumed after a server restart")
+			t.Engine, t.EngineVersion = nil, nil
+		})
+		s.log.Info("localserver: resuming a task interrupted by a restart", "task", id)
+	}
+	for _, id := range all {
+		s.reconcile(id)
+	}
+	s.mu.RLock()
+	var jobs []string
+	for id := range s.jobs {
+		jobs = append(jobs, id)
+	}
+	s.mu.RUnlock()
+	for _, id := range jobs {
+		s.finishJobIfDone(id)
+	}
+}
+
+// janitor expires files periodically.
+func (s *Server) janitor() {
+	defer s.bg.Done()
+	every := min(max(s.cfg.FileTTL/10, time.Second), 10*time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.wmu.Lock()
+			if !s.storeClosed.Load() {
+				if n, err := s.st.ExpireFiles(s.ctx, time.Now()); err != nil {
+					s.log.Warn("localserver: expire files", "err", err)
+				} else if n > 0 {
+					s.log.Info("localserver: expired files", "count", n)
+				}
+			}
+			s.wmu.Unlock()
+		}
+	}
+}
