@@ -113,12 +113,12 @@ func Integration(in *ir.Integration, opts Options) (Files, error) {
 			out[path.Join(dir, p)] = b
 		}
 	}
-	api, apiDoc, err := openapi.Emit(in)
+	api, apiDocs, err := openapi.Emit(in)
 	if err != nil {
 		return nil, err
 	}
 	add(api)
-	client, err := goclient.Emit(apiDoc, opts.OapiCodegenVersion)
+	client, err := goclient.Emit(in, apiDocs, opts.OapiCodegenVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +133,13 @@ func Integration(in *ir.Integration, opts Options) (Files, error) {
 		return nil, err
 	}
 	add(pages)
+	clients := map[string]string{}
+	for _, srv := range in.Servers {
+		clients[srv.Name] = opts.outputModule() + "/" + dir + "/" + srv.ClientPackage
+	}
 	bindings, err := luabind.Emit(in, luabind.Options{
-		BindImport:   opts.ModulePath + "/luaruntime/bind",
-		ClientImport: opts.outputModule() + "/" + dir + "/client",
+		BindImport:    opts.ModulePath + "/luaruntime/bind",
+		ClientImports: clients,
 	})
 	if err != nil {
 		return nil, err

@@ -350,24 +350,25 @@ func (r *Runtime) authorize(ctx context.Context, p *Prepared) *bind.Error {
 	}
 }
 
-func (r *Runtime) client(base string) (any, error) {
+func (r *Runtime) client(server, base string) (any, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.clients[base]; ok {
+	key := server + " " + base
+	if c, ok := r.clients[key]; ok {
 		return c, nil
 	}
-	c, err := r.in.NewClient(base, r.hc)
+	c, err := r.in.NewClient(server, base, r.hc)
 	if err != nil {
 		return nil, err
 	}
-	r.clients[base] = c
+	r.clients[key] = c
 	return c, nil
 }
 
 // send performs a prepared call and returns the success body.
 func (r *Runtime) send(ctx context.Context, p *Prepared) ([]byte, int, *bind.Error) {
 	fn := p.Function
-	c, err := r.client(p.BaseURL)
+	c, err := r.client(fn.Server, p.BaseURL)
 	if err != nil {
 		return nil, 0, &bind.Error{Kind: bind.KindTransport, Function: fn.Name, FullName: fn.FullName, Message: "bad base URL: " + r.Redact(err.Error())}
 	}
@@ -375,6 +376,11 @@ func (r *Runtime) send(ctx context.Context, p *Prepared) ([]byte, int, *bind.Err
 	req.Header = http.Header{"Authorization": {"Bearer " + p.Account.APIKey.Reveal()}, "Accept": {"application/json"}}
 	if r.opts.UserAgent != "" {
 		req.Header.Set("User-Agent", r.opts.UserAgent)
+	}
+	if req.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, req.Timeout, fmt.Errorf("%s took longer than its timeout of %s", fn.FullName, req.Timeout))
+		defer cancel()
 	}
 	resp, err := fn.Call(ctx, c, &req)
 	if err != nil {

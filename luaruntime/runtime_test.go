@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"net/http"
 	"reflect"
 	"regexp"
 	"strings"
@@ -151,6 +152,7 @@ func TestRequestShapes(t *testing.T) {
 		{`cc.create_task({operation = "import/url", payload = {url = "https://x/y.pdf"}})`, "POST", "/v2/import/url", "", `{"url":"https://x/y.pdf"}`},
 		{`cc.create_task({operation = "convert", input = {"a", "b"}, payload = {output_format = "pdf", options = {quality = 90, flags = {}}}})`, "POST", "/v2/convert", "", `{"output_format":"pdf","options":{"quality":90,"flags":{}},"input":["a","b"]}`},
 		{`cc.get_job({job_id = "a/b"})`, "GET", "/v2/jobs/a%2Fb", "", ""},
+		{`cc.wait_job({job_id = "j1", timeout = 5})`, "GET", "/sync/v2/jobs/j1", "", ""},
 		{`cc.create_job({tasks = {{operation = "import/url", name = "import"}, {operation = "import/base64", file = "eA=="}, {operation = "merge", input = {"import", "import-1"}}}, tag = "t"})`, "POST", "/v2/jobs", "", `{"tasks":{"import":{"operation":"import/url"},"import-1":{"operation":"import/base64","file":"eA=="},"merge":{"operation":"merge","input":["import","import-1"]}},"tag":"t"}`},
 	}
 	for _, c := range cases {
@@ -493,6 +495,41 @@ return table.concat(names, ","), hits[1].name, ref:sub(1, 40), page == short, to
 	out, err := tools[0].Handle(context.Background(), json.RawMessage(`{"code":"print('hi') return 1"}`))
 	if err != nil || out != "Output:\nhi\nResult:\n1\n" {
 		t.Fatalf("execute_lua: %q %v", out, err)
+	}
+}
+
+// TestWaitJobTimeout: wait_job's timeout parameter bounds the blocking
+// request, and the failure says so.
+func TestWaitJobTimeout(t *testing.T) {
+	f := newFakeAPI(t)
+	block := make(chan struct{})
+	defer close(block)
+	inner := f.Config.Handler
+	f.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/sync/") {
+			select {
+			case <-block:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		inner.ServeHTTP(w, r)
+	})
+	rt := newTestRuntime(t, f, Options{})
+	start := time.Now()
+	res := rt.Execute(context.Background(), `return app.integrations.cloudconvert.wait_job({job_id = "j1", timeout = 1})`)
+	if res.Error == nil {
+		t.Fatal("wait_job returned although the job never finished")
+	}
+	if !strings.Contains(res.Error.Error(), "timeout of 1s") {
+		t.Errorf("the error does not name the timeout: %v", res.Error)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("wait_job took %s with a 1 s timeout", d)
+	}
+	bad := rt.Execute(context.Background(), `return app.integrations.cloudconvert.wait_job({job_id = "j1", timeout = 0})`)
+	if bad.Error == nil || !strings.Contains(bad.Error.Error(), "timeout") {
+		t.Errorf("timeout = 0 was accepted: %v", bad.Error)
 	}
 }
 

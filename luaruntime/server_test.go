@@ -38,9 +38,12 @@ type recorded struct {
 type fakeAPI struct {
 	*httptest.Server
 	router routers.Router
-	mu     sync.Mutex
-	reqs   []recorded
-	fails  []string
+	// sync routes the waiting API (GET /sync/v2/jobs/{id}), which has a
+	// document of its own.
+	sync  routers.Router
+	mu    sync.Mutex
+	reqs  []recorded
+	fails []string
 }
 
 func fixture(t testing.TB, name string) []byte {
@@ -53,16 +56,26 @@ func fixture(t testing.TB, name string) []byte {
 }
 
 var (
-	docOnce sync.Once
-	docErr  error
-	docData []byte
+	docOnce  sync.Once
+	docErr   error
+	docData  []byte
+	syncData []byte
 )
 
 func newFakeAPI(t testing.TB) *fakeAPI {
 	t.Helper()
-	docOnce.Do(func() { docData, docErr = os.ReadFile("../generated/cloudconvert/openapi.yaml") })
+	docOnce.Do(func() {
+		docData, docErr = os.ReadFile("../generated/cloudconvert/openapi.yaml")
+		if docErr == nil {
+			syncData, docErr = os.ReadFile("../generated/cloudconvert/openapi-sync.yaml")
+		}
+	})
 	if docErr != nil {
 		t.Fatal(docErr)
+	}
+	syncDoc, err := openapi3.NewLoader().LoadFromData(syncData)
+	if err != nil {
+		t.Fatal(err)
 	}
 	doc, err := openapi3.NewLoader().LoadFromData(docData)
 	if err != nil {
@@ -73,6 +86,10 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 	t.Cleanup(f.Close)
 	doc.Servers = openapi3.Servers{{URL: f.URL + "/v2"}}
 	if f.router, err = gorillamux.NewRouter(doc); err != nil {
+		t.Fatal(err)
+	}
+	syncDoc.Servers = openapi3.Servers{{URL: f.URL + "/sync/v2"}}
+	if f.sync, err = gorillamux.NewRouter(syncDoc); err != nil {
 		t.Fatal(err)
 	}
 	files := map[string][]byte{}
@@ -95,7 +112,11 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := recorded{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body}
-	route, params, err := f.router.FindRoute(r)
+	router := f.router
+	if strings.HasPrefix(r.URL.Path, "/sync/") {
+		router = f.sync
+	}
+	route, params, err := router.FindRoute(r)
 	if err == nil {
 		rec.Operation = route.Operation.OperationID
 		err = openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
@@ -144,7 +165,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	case op == "CreateJob":
 		w.WriteHeader(http.StatusCreated)
 		w.Write(fixtures["job_created.json"])
-	case op == "GetJob":
+	case op == "GetJob" || op == "WaitJob":
 		w.Write(fixtures["job.json"])
 	case op == "ListJobs":
 		w.Write(fixtures["jobs.json"])

@@ -18,7 +18,7 @@ var (
 	snakeRe     = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 	placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
 	schemaTypes = []string{"string", "integer", "number", "boolean", "object", "array"}
-	paramIns    = []string{InPath, InQuery, InBody}
+	paramIns    = []string{InPath, InQuery, InBody, InTimeout}
 	methods     = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 )
 
@@ -93,7 +93,16 @@ func (b *builder) integration() *Integration {
 		if s.Name == "" || s.Live == "" {
 			b.errorf(s.Pos, "a server needs a name and a live URL")
 		}
-		in.Servers = append(in.Servers, Server{Name: s.Name, Description: strings.TrimSpace(s.Description), Live: s.Live, Sandbox: s.Sandbox, Region: s.Region})
+		srv := Server{Name: s.Name, Description: strings.TrimSpace(s.Description), Live: s.Live, Sandbox: s.Sandbox, Region: s.Region,
+			OpenAPIFile: "openapi.yaml", ClientPackage: "client"}
+		if len(in.Servers) > 0 {
+			srv.OpenAPIFile = "openapi-" + s.Name + ".yaml"
+			srv.ClientPackage = strings.ReplaceAll(s.Name, "_", "") + "client"
+		}
+		if s.Name != "" && !slugRe.MatchString(s.Name) {
+			b.errorf(s.Pos, "server name %q must be lower-case letters, digits and _ (it names a Go package)", s.Name)
+		}
+		in.Servers = append(in.Servers, srv)
 	}
 	if len(in.Servers) == 0 {
 		b.errorf(si.Pos, "integration.servers is empty; name at least the API's base URL")
@@ -338,6 +347,9 @@ func (b *builder) param(fn *Function, sp *spec.Parameter) *Param {
 	}
 	if p.In == InPath && !sp.Required {
 		b.errorf(sp.Pos, "%s: path parameters must be required", where)
+	}
+	if p.In == InTimeout && sp.Type != "integer" && sp.Type != "number" {
+		b.errorf(sp.Pos, "%s: a timeout parameter counts seconds, so it must be an integer or a number", where)
 	}
 	p.WireSchema = b.schema(&sp.Schema, where)
 	if p.In == InQuery && p.WireSchema.Type != "string" && p.WireSchema.Type != "integer" && p.WireSchema.Type != "number" && p.WireSchema.Type != "boolean" {

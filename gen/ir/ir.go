@@ -20,6 +20,9 @@ const (
 	InPath  = "path"
 	InQuery = "query"
 	InBody  = "body"
+	// InTimeout is not sent: the value, in seconds, bounds how long the
+	// call may take (for calls that block, such as waiting for a job).
+	InTimeout = "timeout"
 )
 
 // Integration is one integration, ready for the emitters.
@@ -55,10 +58,14 @@ type Auth struct {
 	Description string
 }
 
-// Server is one family of base URLs.
+// Server is one family of base URLs. Each server with functions gets an
+// OpenAPI document and a Go client of its own, since the same path can mean
+// different things on two hosts (GET /jobs/{id} on the sync host waits).
 type Server struct {
 	Name, Description     string
 	Live, Sandbox, Region string
+	OpenAPIFile           string // openapi.yaml for the first server, openapi-<name>.yaml for others
+	ClientPackage         string // client for the first server, <name>client for others
 }
 
 // Operation is a task operation such as "import/url".

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -19,7 +20,9 @@ import (
 const (
 	InPath  = "path"
 	InQuery = "query"
-	InBody  = "body"
+	// InTimeout values are not sent: they bound the call, in seconds.
+	InTimeout = "timeout"
+	InBody    = "body"
 )
 
 // KV is one path or query value.
@@ -32,6 +35,8 @@ type Request struct {
 	Query    []KV
 	// Body is the JSON body, nil when the function has no body parameters.
 	Body []byte
+	// Timeout bounds the call when a timeout parameter was given.
+	Timeout time.Duration
 	// Header is added to the request (the runtime puts auth here).
 	Header http.Header
 }
@@ -158,6 +163,16 @@ func (f *Function) Build(args lua.LValue) (*Request, error) {
 			continue
 		}
 		switch p.In {
+		case InTimeout:
+			s, err := e.scalar(v, p)
+			if err != nil {
+				return nil, err
+			}
+			secs, perr := strconv.ParseFloat(s, 64)
+			if perr != nil || secs <= 0 {
+				return nil, f.argErr(p.Name, "must be a positive number of seconds, got %s", s)
+			}
+			r.Timeout = time.Duration(secs * float64(time.Second))
 		case InPath, InQuery:
 			s, err := e.scalar(v, p)
 			if err != nil {

@@ -32,8 +32,9 @@ type Integration struct {
 	// Types are the named schemas that Ref names.
 	Types     map[string]*Schema
 	Functions []*Function
-	// NewClient makes the generated client for one base URL.
-	NewClient func(server string, doer Doer) (any, error)
+	// NewClient makes the generated client of a server (by name) for one
+	// base URL.
+	NewClient func(server, baseURL string, doer Doer) (any, error)
 
 	byName map[string]*Function
 }

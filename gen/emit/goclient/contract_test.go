@@ -20,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/client"
+	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/syncclient"
 )
 
 const fixtures = "../../../../shared/fixtures/cloudconvert-sdk"
@@ -442,4 +443,53 @@ func firstDifference(path string, a, b any) string {
 		return path + ": " + string(b1) + " became " + string(b2)
 	}
 	return ""
+}
+
+// TestSyncClientWaitsOnTheSyncHost: wait_job lives on the sync server, in a
+// document and client of its own; its request must fit that document.
+func TestSyncClientWaitsOnTheSyncHost(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromFile("../../../generated/cloudconvert/openapi-sync.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := fixture(t, "cloudconvert-node/tests/unit/responses/job_finished.json")
+	var verr error
+	var path string
+	srv := httptest.NewServer(nil)
+	defer srv.Close()
+	doc.Servers = openapi3.Servers{{URL: srv.URL + "/sync/v2"}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.Path
+		route, params, err := router.FindRoute(r)
+		if err == nil {
+			err = openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
+				Request: r, PathParams: params, Route: route,
+				Options: &openapi3filter.Options{AuthenticationFunc: bearerOnly},
+			})
+		}
+		verr = err
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(answer)
+	})
+	c, err := syncclient.NewClientWithResponses(srv.URL+"/sync/v2", syncclient.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer test-key")
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.WaitJobWithResponse(context.Background(), "j1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if verr != nil {
+		t.Fatalf("the request does not fit the sync document: %v", verr)
+	}
+	if path != "/sync/v2/jobs/j1" || got.JSON200 == nil || got.JSON200.Data.Status != "finished" {
+		t.Errorf("path %s, answer %+v", path, got.JSON200)
+	}
 }

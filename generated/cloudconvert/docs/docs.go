@@ -25,6 +25,7 @@ func Pages() []Page {
 		{"integrations.cloudconvert", "CloudConvert — Lua API Reference", "reference.md"},
 		{"cloudconvert.create_job", "cloudconvert.create_job: Create a new CloudConvert job. A job groups one or more tasks (import, convert, export) into a single workflow.", "functions/create_job.md"},
 		{"cloudconvert.get_job", "cloudconvert.get_job: Get details and status of a CloudConvert job by ID.", "functions/get_job.md"},
+		{"cloudconvert.wait_job", "cloudconvert.wait_job: Wait until a CloudConvert job has finished or failed, then return it.", "functions/wait_job.md"},
 		{"cloudconvert.list_jobs", "cloudconvert.list_jobs: List CloudConvert jobs with optional filtering.", "functions/list_jobs.md"},
 		{"cloudconvert.create_task", "cloudconvert.create_task: Create a standalone CloudConvert task.", "functions/create_task.md"},
 		{"cloudconvert.get_task", "cloudconvert.get_task: Get details and status of a CloudConvert task.", "functions/get_task.md"},

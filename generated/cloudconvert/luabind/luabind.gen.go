@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/client"
+	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/syncclient"
 	"github.com/cctoolkit/cloudconvert/luaruntime/bind"
 	"net/http"
 )
@@ -111,6 +112,39 @@ func Integration() *bind.Integration {
 				Path:     "/jobs/{id}",
 				Response: &bind.Schema{Ref: "JobResponse"},
 				Server:   "api",
+				Status:   200,
+			},
+			{
+				Call:      callWaitJob,
+				FullName:  "cloudconvert.wait_job",
+				Method:    "GET",
+				Name:      "wait_job",
+				Operation: "read",
+				Params: []*bind.Param{
+					{
+						In:       "path",
+						Key:      "id",
+						Name:     "job_id",
+						Required: true,
+						Schema: &bind.Schema{
+							MinLength: bind.Int(1),
+							Type:      "string",
+						},
+					},
+					{
+						In:   "timeout",
+						Key:  "timeout",
+						Name: "timeout",
+						Schema: &bind.Schema{
+							Maximum: bind.Float(3600.0),
+							Minimum: bind.Float(1.0),
+							Type:    "integer",
+						},
+					},
+				},
+				Path:     "/jobs/{id}",
+				Response: &bind.Schema{Ref: "JobResponse"},
+				Server:   "sync",
 				Status:   200,
 			},
 			{
@@ -806,9 +840,15 @@ func Integration() *bind.Integration {
 	})
 }
 
-// newClient makes the generated client for one base URL.
-func newClient(server string, doer bind.Doer) (any, error) {
-	return client.NewClient(server, client.WithHTTPClient(doer))
+// newClient makes the generated client of a server for one base URL.
+func newClient(server, baseURL string, doer bind.Doer) (any, error) {
+	switch server {
+	case "api":
+		return client.NewClient(baseURL, client.WithHTTPClient(doer))
+	case "sync":
+		return syncclient.NewClient(baseURL, syncclient.WithHTTPClient(doer))
+	}
+	return nil, fmt.Errorf("no generated client for server %q", server)
 }
 
 // callCreateJob sends create_job through Client.CreateJobWithBody.
@@ -821,6 +861,12 @@ func callCreateJob(ctx context.Context, c any, r *bind.Request) (*http.Response,
 func callGetJob(ctx context.Context, c any, r *bind.Request) (*http.Response, error) {
 	cl := c.(*client.Client)
 	return cl.GetJob(ctx, r.PathParam("id"), r.Edit)
+}
+
+// callWaitJob sends wait_job through Client.WaitJob.
+func callWaitJob(ctx context.Context, c any, r *bind.Request) (*http.Response, error) {
+	cl := c.(*syncclient.Client)
+	return cl.WaitJob(ctx, r.PathParam("id"), r.Edit)
 }
 
 // callListJobs sends list_jobs through Client.ListJobs.
