@@ -298,5 +298,3 @@ func callFunc(f *jen.File, b, clientPkg string, fn *ir.Function) {
 	}
 	f.Func().Id(callName(fn)).Params(sig...).Params(res...).Block(body...)
 }
-
-
