@@ -136,9 +136,18 @@ func luaText(res *luaruntime.Result, slug string) string {
 		}
 	}
 	if len(res.Calls) > 0 {
+		// Runs of the same call (a polling loop) are counted, not repeated.
 		b.WriteString("Calls:")
-		for _, c := range res.Calls {
+		for i := 0; i < len(res.Calls); {
+			c, n := res.Calls[i], 1
+			for i+n < len(res.Calls) && res.Calls[i+n].Function == c.Function && res.Calls[i+n].Outcome == c.Outcome {
+				n++
+			}
 			fmt.Fprintf(&b, " %s[%s]", c.Function, c.Outcome)
+			if n > 1 {
+				fmt.Fprintf(&b, "×%d", n)
+			}
+			i += n
 		}
 		b.WriteByte('\n')
 	}
