@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// SamplePDF returns a small valid PDF (A4-ish, 300x200 pt pages) with one
+// SamplePDF returns a small valid PDF (420x200 pt pages) with one
 // line of text and a coloured bar on each page; the demo and the tests
 // serve it as the input of the PDF examples.
 func SamplePDF(pages int, title string) []byte {
@@ -26,9 +26,9 @@ func SamplePDF(pages int, title string) []byte {
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
 	for i := range pages {
 		text := fmt.Sprintf("%s - page %d of %d", title, i+1, pages)
-		stream := fmt.Sprintf("0.2 0.4 0.8 rg 20 140 260 30 re f\nBT /F1 14 Tf 0 0 0 rg 20 100 Td (%s) Tj ET\n", esc.Replace(text))
+		stream := fmt.Sprintf("0.2 0.4 0.8 rg 20 140 380 30 re f\nBT /F1 12 Tf 0 0 0 rg 20 100 Td (%s) Tj ET\n", esc.Replace(text))
 		objs = append(objs,
-			fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 5+2*i),
+			fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 420 200] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 5+2*i),
 			fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", len(stream), stream))
 	}
 	var b bytes.Buffer

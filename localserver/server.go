@@ -132,6 +132,7 @@ type Server struct {
 	storeClosed atomic.Bool
 	rate        rateLimiter
 	closeErr    error
+	unlock      func()
 	closeMu     sync.Once
 }
 
@@ -234,6 +235,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("localserver: data dir: %w", err)
 	}
+	unlock, err := lockDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.unlock = unlock
+	ok := false
+	defer func() {
+		if !ok {
+			unlock()
+		}
+	}()
 	if s.signKey, err = loadSigningKey(filepath.Join(cfg.DataDir, "signing.key")); err != nil {
 		return nil, err
 	}
@@ -270,6 +282,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.bg.Add(1)
 	go s.janitor()
 	s.resume()
+	ok = true
 	return s, nil
 }
 
@@ -380,6 +393,7 @@ func (s *Server) Close() error {
 		if s.ownsEng {
 			errs = append(errs, s.eng.Close())
 		}
+		s.unlock()
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
@@ -505,3 +519,20 @@ func (s *Server) janitor() {
 		}
 	}
 }
+
+// lockedError is returned by New when another server uses the data dir.
+type lockedError struct{ dir string }
+
+func (e *lockedError) Error() string {
+	return fmt.Sprintf("localserver: the data directory %s is in use by another server", e.dir)
+}
+
+// IsLocked reports whether err says that the data directory is in use by
+// another server process.
+func IsLocked(err error) bool {
+	var le *lockedError
+	return errors.As(err, &le)
+}
+
+// DataDir is the data directory in use.
+func (s *Server) DataDir() string { return s.cfg.DataDir }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
 )
@@ -9,11 +10,15 @@ import (
 // defaultAccountEndpoint is asked for the default account when none is
 // configured (no CLOUDCONVERT_API_KEY, no default in the config file).
 //
-// This is the one hook for the embedded local server: it will start the
-// server, return an account pointing at it (BaseURL/SyncURL and a local
-// key), a func that stops it, and tell the user on stderr that it did so.
-// Until then it returns no account, and calls fail with a message saying
-// to set CLOUDCONVERT_API_KEY.
+// It starts the embedded local CloudConvert server on a loopback port,
+// returns an account pointing at it and a func that stops it, and says so
+// on stderr.
 func defaultAccountEndpoint(ctx context.Context, c *cli) (*accounts.Account, func(), error) {
-	return nil, func() {}, nil
+	srv, stop, err := startEmbedded(ctx, c.stderr)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	fmt.Fprintf(c.stderr, "cloudconvert: no API key configured; using the embedded local CloudConvert server at %s (sync %s, data in %s)\n",
+		srv.APIURL(), srv.SyncURL(), srv.DataDir())
+	return embeddedAccount(srv), stop, nil
 }

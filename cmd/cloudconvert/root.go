@@ -59,6 +59,9 @@ var commands = []func(*cli) *cobra.Command{
 	newWaitCmd,
 	newJobsCmd,
 	newTasksCmd,
+	newServeCmd,
+	newEnginesCmd,
+	newDemoCmd,
 }
 
 func newRootCmd(c *cli) *cobra.Command {

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cctoolkit/cloudconvert/accounts"
+	ccdocs "github.com/cctoolkit/cloudconvert/generated/cloudconvert/docs"
+	"github.com/cctoolkit/cloudconvert/localserver"
+	"github.com/cctoolkit/cloudconvert/luaruntime"
+	"github.com/cctoolkit/cloudconvert/sdk"
+)
+
+// demoExample is the docs' first create_job example ("Convert a PDF to
+// PNG", from the spec through the generated reference), run verbatim
+// except for the input URL, which the demo serves itself from a loopback
+// file server (example.com is not reachable here).
+const demoExample = "Convert a PDF to PNG"
+
+// docExample returns the Lua code of the reference's example titled title.
+func docExample(title string) (string, error) {
+	b, err := fs.ReadFile(ccdocs.Files(), "reference.md")
+	if err != nil {
+		return "", err
+	}
+	text := string(b)
+	i := strings.Index(text, "#### "+title+"\n")
+	if i < 0 {
+		return "", fmt.Errorf("the reference has no example %q", title)
+	}
+	rest := text[i:]
+	j := strings.Index(rest, "```lua\n")
+	if j < 0 {
+		return "", fmt.Errorf("example %q has no Lua code", title)
+	}
+	code := rest[j+len("```lua\n"):]
+	k := strings.Index(code, "```")
+	if k < 0 {
+		return "", fmt.Errorf("example %q is not terminated", title)
+	}
+	return code[:k], nil
+}
+
+func newDemoCmd(c *cli) *cobra.Command {
+	var outDir string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Convert a sample PDF to a PNG through the embedded local server (no network, no API key)",
+		Long: `demo starts the embedded local CloudConvert server, serves a sample PDF from a
+loopback file server, runs the docs' first create_job example (import/url ->
+convert -> export/url) through the Lua runtime with that URL, waits for the
+job on the sync endpoint, downloads the PNG and prints where it is.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
+			defer cancel()
+			fail := func(format string, a ...any) error {
+				return &exitError{code: exitFailure, msg: fmt.Sprintf(format, a...)}
+			}
+			srv, stop, err := startEmbedded(ctx, c.stderr)
+			if err != nil {
+				return fail("%v", err)
+			}
+			defer stop()
+			fmt.Fprintf(c.stderr, "cloudconvert: using the embedded local CloudConvert server at %s (data in %s)\n", srv.APIURL(), srv.DataDir())
+
+			// The input: a sample PDF on a loopback file server.
+			pdf := localserver.SamplePDF(1, "Hello from the local CloudConvert server")
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return fail("file server: %v", err)
+			}
+			fs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/pdf")
+				w.Write(pdf)
+			}), ReadHeaderTimeout: 10 * time.Second}
+			go fs.Serve(ln)
+			defer fs.Close()
+			pdfURL := "http://" + ln.Addr().String() + "/document.pdf"
+			fmt.Fprintf(c.stderr, "cloudconvert: serving the sample input at %s\n", pdfURL)
+
+			acct := embeddedAccount(srv)
+			rt, err := luaruntime.New(luaruntime.Options{Accounts: accounts.NewSet(acct), Policy: luaruntime.Headless(true), UserAgent: "cloudconvert-cli-demo"})
+			if err != nil {
+				return fail("%v", err)
+			}
+			example, err := docExample(demoExample)
+			if err != nil {
+				return fail("%v", err)
+			}
+			if !strings.Contains(example, "https://example.com/document.pdf") || !strings.Contains(example, "local jobId") {
+				return fail("the example %q changed: it no longer imports https://example.com/document.pdf into jobId", demoExample)
+			}
+			script := strings.Replace(example, "https://example.com/document.pdf", pdfURL, 1) + "\nreturn jobId\n"
+			fmt.Fprintf(c.stderr, "cloudconvert: running the reference example %q with url = %q\n", demoExample, pdfURL)
+			res := rt.Execute(ctx, script)
+			fmt.Fprint(c.stdout, res.Output)
+			if res.Error != nil {
+				return fail("the example script failed: %v", res.Error)
+			}
+			jobID, _ := firstValue(res.Values).(string)
+			if jobID == "" {
+				return fail("the example script returned no job id")
+			}
+			client, err := sdk.New(acct.APIKey.Reveal(), sdk.WithBaseURL(acct.BaseURL), sdk.WithSyncURL(acct.SyncURL))
+			if err != nil {
+				return fail("%v", err)
+			}
+			job, err := client.WaitJob(ctx, jobID, nil)
+			if err != nil {
+				return fail("waiting for job %s: %v", jobID, err)
+			}
+			fmt.Fprintf(c.stdout, "Job %s: %s\n", jobID, job.Status)
+			if job.Status != "finished" {
+				if job.Tasks != nil {
+					for _, t := range *job.Tasks {
+						if t.Status == "error" {
+							msg, _ := t.Message.Get()
+							return fail("task %s (%s) failed: %s", deref(t.Name), t.Operation, msg)
+						}
+					}
+				}
+				return fail("job %s ended with status %s", jobID, job.Status)
+			}
+			if outDir == "" {
+				outDir = filepath.Join(".", "cloudconvert-demo")
+			}
+			if err := os.MkdirAll(outDir, 0o755); err != nil {
+				return fail("%v", err)
+			}
+			paths, err := client.DownloadJob(ctx, job, outDir, &sdk.DownloadOptions{Overwrite: true})
+			if err != nil {
+				return fail("download: %v", err)
+			}
+			for _, p := range paths {
+				abs, _ := filepath.Abs(p)
+				fmt.Fprintf(c.stdout, "PNG written to %s\n", abs)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&outDir, "out", "", "directory for the PNG (default ./cloudconvert-demo)")
+	return cmd
+}
+
+func firstValue(v []any) any {
+	if len(v) == 0 {
+		return nil
+	}
+	return v[0]
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
