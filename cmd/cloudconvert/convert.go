@@ -62,7 +62,12 @@ With no API key configured, the embedded local server does the work.`,
 				writeJSON(c.stdout, convertJSON(res, err))
 			}
 			if err != nil {
-				return &exitError{code: exitFailure, msg: describeErr(ctx, err, timeout)}
+				msg := describeErr(ctx, err, timeout)
+				if ctx.Err() != nil && res != nil && res.Job != nil && res.Job.Status != "finished" && res.Job.Status != "error" {
+					// The job goes on without us.
+					msg += fmt.Sprintf("; job %s goes on: cloudconvert wait %s -o %s", res.Job.Id, res.Job.Id, orDefault(outDir, "."))
+				}
+				return &exitError{code: exitFailure, msg: msg}
 			}
 			if !asJSON {
 				for _, f := range res.Files {
@@ -258,4 +263,11 @@ func (c *cli) sdkClient(ctx context.Context, account string) (*sdk.Client, func(
 		return nil, nil, usageErr("account %s (%s): %v", acct.Name, acct.Source, err)
 	}
 	return cl, cleanup, nil
+}
+
+func orDefault(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

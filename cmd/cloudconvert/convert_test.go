@@ -74,9 +74,9 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b *backend)) {
 	}
 }
 
-// inputs writes sample.pdf (two pages), a.png, b.jpg and notes.txt into a
+// writeInputs writes sample.pdf (two pages), a.png, b.jpg and notes.txt into a
 // new directory.
-func inputs(t *testing.T) string {
+func writeInputs(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
@@ -116,7 +116,7 @@ func isOneLine(s string) bool {
 
 func TestConvertBadArguments(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
-		dir := inputs(t)
+		dir := writeInputs(t)
 		in := func(n string) string { return filepath.Join(dir, n) }
 		cases := []struct {
 			name string
@@ -165,7 +165,7 @@ func TestConvertBadArguments(t *testing.T) {
 
 func TestConvert(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
-		dir := inputs(t)
+		dir := writeInputs(t)
 		in := func(n string) string { return filepath.Join(dir, n) }
 		cases := []struct {
 			name  string
@@ -175,7 +175,7 @@ func TestConvert(t *testing.T) {
 		}{
 			{"pdf to png", []string{in("sample.pdf"), "--to", "png"}, []string{"sample-1.png", "sample-2.png"}, "png"},
 			{"images to pdf", []string{in("a.png"), in("b.jpg"), "--to", "pdf"}, []string{"a.pdf", "b.pdf"}, "pdf"},
-			{"format spelling", []string{in("a.png"), "--to", ".JPEG", "--option", "quality=70"}, []string{"a.jpeg"}, "jpg"},
+			{"format spelling", []string{in("a.png"), "--to", ".JPEG", "--option", "quality=70"}, []string{"a.jpg"}, "jpg"},
 			{"first page only", []string{in("sample.pdf"), "--to", "png", "--option", "pages=1"}, []string{"sample.png"}, "png"},
 		}
 		for _, c := range cases {
@@ -237,7 +237,7 @@ func checkFile(t *testing.T, path, kind string) {
 
 func TestConvertJSONAndFailure(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
-		dir := inputs(t)
+		dir := writeInputs(t)
 		out := t.TempDir()
 		code, stdout, stderr := run(t, b.environ(), "convert", filepath.Join(dir, "a.png"), "--to", "pdf", "-o", out, "--json", "-q")
 		if code != 0 || stderr != "" {
@@ -261,7 +261,7 @@ func TestConvertJSONAndFailure(t *testing.T) {
 
 func TestWait(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
-		dir := inputs(t)
+		dir := writeInputs(t)
 		code, stdout, stderr := run(t, b.environ(), "convert", filepath.Join(dir, "a.png"), "--to", "pdf", "-o", t.TempDir(), "--json", "-q")
 		if code != 0 {
 			t.Fatalf("convert: exit %d: %s", code, stderr)
@@ -300,7 +300,7 @@ func TestWait(t *testing.T) {
 
 func TestJobsAndTasks(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
-		dir := inputs(t)
+		dir := writeInputs(t)
 		tag := "cli-test-" + time.Now().Format("150405.000000")
 		var ids []string
 		for range 3 {

@@ -17,7 +17,7 @@ import (
 	"github.com/cctoolkit/cloudconvert/sdk"
 )
 
-var statuses = []string{"waiting", "processing", "finished", "error"}
+var listStatuses = []string{"waiting", "processing", "finished", "error"}
 
 // listFlags are what jobs and tasks share.
 type listFlags struct {
@@ -29,7 +29,7 @@ type listFlags struct {
 
 func (l *listFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&l.status, "status", "", "only this status: "+strings.Join(statuses, ", "))
+	f.StringVar(&l.status, "status", "", "only this status: "+strings.Join(listStatuses, ", "))
 	f.IntVarP(&l.limit, "limit", "n", 25, "show at most this many, newest first (0: all)")
 	f.BoolVar(&l.asJSON, "json", false, "print a JSON array")
 	f.StringVar(&l.account, "account", "", "the account to use (default: the default account, else the local server)")
@@ -37,8 +37,8 @@ func (l *listFlags) register(cmd *cobra.Command) {
 }
 
 func (l *listFlags) check(what string) error {
-	if l.status != "" && !slices.Contains(statuses, l.status) {
-		return usageErr("%s: unknown --status %q%s (one of %s)", what, l.status, suggest.DidYouMean(l.status, statuses), strings.Join(statuses, ", "))
+	if l.status != "" && !slices.Contains(listStatuses, l.status) {
+		return usageErr("%s: unknown --status %q%s (one of %s)", what, l.status, suggest.DidYouMean(l.status, listStatuses), strings.Join(listStatuses, ", "))
 	}
 	if l.limit < 0 {
 		return usageErr("%s: --limit must be 0 (all) or more, got %d", what, l.limit)
@@ -106,7 +106,7 @@ func newJobsCmd(c *cli) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tSTATUS\tTAG\tCREATED\tENDED")
 			for _, j := range jobs {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.Id, j.Status, orDash(nullStr(j.Tag)),
-					when(ptrStr(j.CreatedAt)), when(nullStr(j.EndedAt)))
+					shownTime(ptrStr(j.CreatedAt)), shownTime(nullStr(j.EndedAt)))
 			}
 			return tw.Flush()
 		},
@@ -197,7 +197,7 @@ func writeTaskTable(w io.Writer, tasks []sdk.Task) {
 			msg = strings.TrimSuffix(code+": "+msg, ": ")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Id, orDash(nullStr(t.JobId)), orDash(ptrStr(t.Name)), t.Operation, t.Status, pct,
-			when(ptrStr(t.CreatedAt)), fit(oneLine(msg), 60))
+			shownTime(ptrStr(t.CreatedAt)), ellipsize(singleLine(msg), 60))
 	}
 	tw.Flush()
 }
@@ -232,8 +232,8 @@ func orDash(s string) string {
 	return s
 }
 
-// when shows an API timestamp in local time, to the second.
-func when(s string) string {
+// shownTime shows an API timestamp in local time, to the second.
+func shownTime(s string) string {
 	if s == "" {
 		return "-"
 	}
@@ -244,6 +244,6 @@ func when(s string) string {
 	return t.Local().Format("2006-01-02 15:04:05")
 }
 
-func oneLine(s string) string {
+func singleLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,7 +75,7 @@ func (p *progress) convertEvent(e sdk.ConvertEvent) {
 		p.plainLine("job "+e.JobID, fmt.Sprintf("created job %s", e.JobID))
 	case sdk.PhaseUpload, sdk.PhaseDownload:
 		verb, label := "uploaded", "upload"
-		name := baseName(e.File)
+		name := fileBase(e.File)
 		if e.Phase == sdk.PhaseDownload {
 			verb, label = "downloaded", "download"
 			name = e.File
@@ -82,7 +83,11 @@ func (p *progress) convertEvent(e sdk.ConvertEvent) {
 		key := label + " " + e.File
 		complete := e.Total >= 0 && e.Done >= e.Total
 		if p.tty {
-			p.bar(key, label, name, percentOf(e.Done, e.Total), sizeText(e.Done, e.Total), complete)
+			pct := percentOf(e.Done, e.Total)
+			if complete {
+				pct = 100 // an empty file too
+			}
+			p.bar(key, label, name, pct, sizeText(e.Done, e.Total), complete)
 			return
 		}
 		if complete {
@@ -116,10 +121,16 @@ func (p *progress) job(pr sdk.Progress, label string) {
 		if t := activeTask(pr); t != "" && !done {
 			detail += " (" + t + ")"
 		}
-		p.bar("job "+pr.JobID, label, shortID(pr.JobID), pr.Percent, detail, done)
+		p.bar("job "+pr.JobID, label, pr.JobID, pr.Percent, detail, done)
 		return
 	}
-	for _, t := range pr.Tasks {
+	// Tasks that ended first, then those that started: the order they
+	// happened in.
+	tasks := slices.Clone(pr.Tasks)
+	slices.SortStableFunc(tasks, func(a, b sdk.TaskProgress) int {
+		return cmpBool(a.Status == "processing", b.Status == "processing")
+	})
+	for _, t := range tasks {
 		name := t.Name
 		if name == "" {
 			name = t.ID
@@ -138,6 +149,16 @@ func (p *progress) job(pr sdk.Progress, label string) {
 		p.jobStatus, p.jobPct = pr.Status, pr.Percent
 		fmt.Fprintf(p.w, "job %s: %s %d%%\n", pr.JobID, pr.Status, pr.Percent)
 	}
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // activeTask names the first processing task, for the bar.
@@ -179,15 +200,17 @@ func (p *progress) bar(key, label, name string, pct int, detail string, complete
 		return
 	}
 	pct = max(0, min(pct, 100))
-	if complete {
-		pct = 100
-	}
-	barW := 24
-	nameW := min(28, max(8, p.width-barW-len(detail)-18))
+	// label(8) name [bar] pct detail, within width-1 columns: the name
+	// column shrinks first, then the detail is cut at its end.
+	const barW, fixed, detailW = 20, 8 + 1 + 2 + 20 + 2 + 4 + 1, 21
+	nameW := max(8, min(28, p.width-1-fixed-detailW))
 	filled := barW * pct / 100
-	line := fmt.Sprintf("%-8s %-*s [%s%s] %3d%% %s", label, nameW, fit(name, nameW),
+	line := fmt.Sprintf("%-8s %-*s [%s%s] %3d%% %s", label, nameW, ellipsize(name, nameW),
 		strings.Repeat("=", filled), strings.Repeat(" ", barW-filled), pct, detail)
-	line = fit(strings.TrimRight(line, " "), p.width-1)
+	if r := []rune(line); len(r) > p.width-1 {
+		line = string(r[:p.width-1])
+	}
+	line = strings.TrimRight(line, " ")
 	if line != p.line {
 		fmt.Fprint(p.w, "\r\x1b[K"+line)
 		p.line = line
@@ -228,8 +251,8 @@ func sizeText(done, total int64) string {
 	return humanize.Bytes(uint64(done)) + "/" + humanize.Bytes(uint64(total))
 }
 
-// fit shortens s to n runes with an ellipsis in the middle.
-func fit(s string, n int) string {
+// ellipsize shortens s to n runes with an ellipsis in the middle.
+func ellipsize(s string, n int) string {
 	r := []rune(s)
 	if n <= 0 || len(r) <= n {
 		return s
@@ -241,14 +264,7 @@ func fit(s string, n int) string {
 	return string(r[:head]) + "…" + string(r[len(r)-(n-1-head):])
 }
 
-func shortID(id string) string {
-	if len(id) > 13 {
-		return id[:8] + "…"
-	}
-	return id
-}
-
-func baseName(p string) string {
+func fileBase(p string) string {
 	if i := strings.LastIndexAny(p, `/\`); i >= 0 && i < len(p)-1 {
 		return p[i+1:]
 	}

@@ -97,13 +97,13 @@ func TestProgressTerminal(t *testing.T) {
 	}
 	got := strings.Join(screen, "\n")
 	want := `created job job-1
-upload   sample.pdf                   [========================] 100% 2.0 kB/2.0 kB
-convert  job-1                        [========================] 100% finished
-download sample.png                   [========================] 100% 500 B/500 B`
+upload   sample.pdf                   [====================] 100% 2.0 kB/2.0 kB
+convert  job-1                        [====================] 100% finished
+download sample.png                   [====================] 100% 500 B/500 B`
 	if got != want {
 		t.Errorf("screen:\n%s\nwant:\n%s\nraw: %q", got, want, b.String())
 	}
-	if !strings.Contains(b.String(), "[============            ]  50% 1.0 kB/2.0 kB") {
+	if !strings.Contains(b.String(), "[==========          ]  50% 1.0 kB/2.0 kB") {
 		t.Errorf("no half-way bar in %q", b.String())
 	}
 	for _, l := range screen {
@@ -125,7 +125,7 @@ func TestProgressQuiet(t *testing.T) {
 	}
 }
 
-func TestFit(t *testing.T) {
+func TestEllipsize(t *testing.T) {
 	for _, c := range []struct {
 		in   string
 		n    int
@@ -135,8 +135,32 @@ func TestFit(t *testing.T) {
 		{"a-very-long-file-name.png", 11, "a-ver…e.png"},
 		{"abcdef", 3, "abc"},
 	} {
-		if got := fit(c.in, c.n); got != c.want {
-			t.Errorf("fit(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		if got := ellipsize(c.in, c.n); got != c.want {
+			t.Errorf("ellipsize(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
+
+// On a narrow terminal the line never wraps: the name column shrinks,
+// then the detail is cut; a failed job's bar keeps its percent.
+func TestProgressNarrow(t *testing.T) {
+	var b bytes.Buffer
+	p := newTestProgress(&b, true, false)
+	p.width = 60
+	p.convertEvent(sdk.ConvertEvent{Phase: sdk.PhaseUpload, File: "a-rather-long-input-file-name.pdf", Done: 10, Total: 20})
+	p.waitProgress(sdk.Progress{JobID: "6559c281-ff36-4e1a-a6a4-7d4ad7aa8b47", Status: "processing", Percent: 40,
+		Tasks: []sdk.TaskProgress{{Name: "convert-with-a-long-name", Status: "processing"}}})
+	p.waitProgress(sdk.Progress{JobID: "6559c281-ff36-4e1a-a6a4-7d4ad7aa8b47", Status: "error", Percent: 40})
+	p.close()
+	for _, l := range strings.Split(b.String(), "\r\x1b[K") {
+		l = strings.TrimSuffix(l, "\n")
+		if n := len([]rune(l)); n > 59 {
+			t.Errorf("%d runes: %q", n, l)
+		}
+	}
+	for _, want := range []string{"upload   a-r….pdf [==========          ]  50% 10 B/20 B\n", "job      655…8b47 [========            ]  40% error\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in %q", want, b.String())
 		}
 	}
 }
