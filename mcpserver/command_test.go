@@ -162,6 +162,38 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// TestCommandEmbedded: without an API key, `cloudconvert mcp` serves
+// against the embedded local server, and says so on stderr only.
+func TestCommandEmbedded(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conf := filepath.Join(dir, "accounts.yaml")
+	os.WriteFile(conf, []byte("accounts: {}\n"), 0o600)
+	cmd := exec.Command(bin, "mcp")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "XDG_CACHE_HOME=" + dir,
+		"CLOUDCONVERT_CONFIG=" + conf}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "cmd-client", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nstderr: %s", err, stderr.String())
+	}
+	res := call(t, cs, "cloudconvert_get_current_user", nil)
+	if res.IsError {
+		t.Errorf("get_current_user: %s", text(res))
+	}
+	if strings.Contains(mustJSON(res), "local-dev-key") {
+		t.Errorf("the local key leaked: %s", text(res))
+	}
+	cs.Close()
+	if !strings.Contains(stderr.String(), "embedded local CloudConvert server") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+}
+
 // TestCommandUsageErrors: bad flags exit with status 2 and say why.
 func TestCommandUsageErrors(t *testing.T) {
 	bin := buildCLI(t)
