@@ -11,7 +11,7 @@ import (
 
 // TestLocalServer drives the tools against the embedded local
 // CloudConvert server: read tools, a multi-step execute_lua script that
-// creates a job and waits for it, and an API error.
+// creates a job, waits for it (sync API) and lists its tasks, and an API error.
 func TestLocalServer(t *testing.T) {
 	ls, err := localserver.Start(context.Background(), localserver.Config{
 		DataDir: t.TempDir(),
@@ -39,11 +39,9 @@ local job = cc.create_job({tag = "mcp-local", tasks = {
   {name = "zip", operation = "archive", input = "in", output_format = "zip"},
   {name = "out", operation = "export/url", input = "zip"},
 }})
-local id, status, polls = job.data.id, job.data.status, 0
-while status ~= "finished" and status ~= "error" and polls < 5000 do
-  polls = polls + 1
-  status = cc.get_job({job_id = id}).data.status
-end
+local id = job.data.id
+local status = cc.wait_job({job_id = id, timeout = 60}).data.status
+assert(cc.get_job({job_id = id}).data.status == status)
 local files = {}
 for _, t in ipairs(cc.list_tasks({job_id = id}).data) do
   if t.operation == "export/url" and t.result then
@@ -63,6 +61,10 @@ return {id = id, status = status, files = files}
 	}
 	id, _ := result["id"].(string)
 
+	res = call(t, cs, "cloudconvert_wait_job", map[string]any{"job_id": id, "timeout": 30})
+	if res.IsError || !strings.Contains(text(res), `"status": "finished"`) {
+		t.Errorf("wait_job: %s", text(res))
+	}
 	res = call(t, cs, "cloudconvert_list_jobs", map[string]any{"tag": "mcp-local"})
 	if res.IsError || !strings.Contains(text(res), id) {
 		t.Errorf("list_jobs: %s", text(res))
