@@ -144,7 +144,7 @@ func (s *Server) instructions() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", s.in.Description)
 	fmt.Fprintf(&b, "Tools named %s_* call one API function each; their results are the API's JSON. ", s.in.Slug)
-	fmt.Fprintf(&b, "execute_lua runs a Lua script with %s.* for multi-step work (create, poll, filter) in one call. ", s.in.LuaNamespace)
+	fmt.Fprintf(&b, "execute_lua runs a Lua script with %s.* for multi-step work (create a job, wait for it, pick fields out of the results) in one call. ", s.in.LuaNamespace)
 	b.WriteString("lua_list_docs, lua_search_docs and lua_read_doc read the reference, which is also served as resources")
 	fmt.Fprintf(&b, " (%s://<page>). ", s.scheme)
 	if !s.WritesAllowed() {
