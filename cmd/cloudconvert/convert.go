@@ -214,30 +214,37 @@ func describeErr(ctx context.Context, err error, timeout time.Duration) string {
 // default account configured it asks defaultAccountEndpoint (the embedded
 // local server); the cleanup it returns must be called.
 func (c *cli) sdkClient(ctx context.Context, account string) (*sdk.Client, func(), error) {
+	cl, _, cleanup, err := c.sdkClientFor(ctx, account)
+	return cl, cleanup, err
+}
+
+// sdkClientFor is sdkClient also saying whether the server is the
+// embedded one, which stops when the command ends (its URLs die with it).
+func (c *cli) sdkClientFor(ctx context.Context, account string) (cl *sdk.Client, embedded bool, cleanup func(), err error) {
 	set, err := accounts.Load(accounts.Options{Getenv: c.getenv, Environ: c.environ, ConfigPath: c.configPath})
 	if err != nil {
-		return nil, nil, usageErr("%v", err)
+		return nil, false, nil, usageErr("%v", err)
 	}
-	cleanup := func() {}
+	cleanup = func() {}
 	acct, err := set.Get(account)
 	switch {
 	case errors.Is(err, accounts.ErrNoDefault):
 		a, stop, err := defaultAccountEndpoint(ctx, c)
 		if err != nil {
-			return nil, nil, usageErr("%v", err)
+			return nil, false, nil, usageErr("%v", err)
 		}
 		if a == nil {
 			if stop != nil {
 				stop()
 			}
-			return nil, nil, usageErr(noAccountMessage)
+			return nil, false, nil, usageErr(noAccountMessage)
 		}
-		acct = a
+		acct, embedded = a, true
 		if stop != nil {
 			cleanup = stop
 		}
 	case err != nil:
-		return nil, nil, usageErr("%v", err)
+		return nil, false, nil, usageErr("%v", err)
 	}
 	opts := []sdk.Option{sdk.WithUserAgent("cloudconvert-cli/" + sdk.Version)}
 	switch {
@@ -257,12 +264,12 @@ func (c *cli) sdkClient(ctx context.Context, account string) (*sdk.Client, func(
 	if acct.APIKey.IsZero() {
 		opts = append(opts, sdk.WithoutAPIKey())
 	}
-	cl, err := sdk.New(acct.APIKey.Reveal(), opts...)
+	cl, err = sdk.New(acct.APIKey.Reveal(), opts...)
 	if err != nil {
 		cleanup()
-		return nil, nil, usageErr("account %s (%s): %v", acct.Name, acct.Source, err)
+		return nil, false, nil, usageErr("account %s (%s): %v", acct.Name, acct.Source, err)
 	}
-	return cl, cleanup, nil
+	return cl, embedded, cleanup, nil
 }
 
 func orDefault(a, b string) string {

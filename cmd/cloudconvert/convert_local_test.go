@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cctoolkit/cloudconvert/localserver"
@@ -30,4 +33,46 @@ func newLocalBackend(t *testing.T) *backend {
 		return makeFailedJob(t, b, "png", "notes.txt", []byte("not an image\n"))
 	}
 	return b
+}
+
+// With no API key configured, as on a fresh machine, the commands start
+// the embedded local server (its data under $XDG_CACHE_HOME here); bad
+// arguments are refused before it starts.
+func TestEmbeddedServer(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := writeInputs(t)
+	noKey := func() map[string]string { return map[string]string{} }
+
+	code, stdout, stderr := run(t, noKey(), "convert", filepath.Join(dir, "nope.pdf"), "--to", "png")
+	if code != exitUsage || !isOneLine(stderr) || stdout != "" {
+		t.Errorf("missing file: exit %d, stdout %q, stderr %q (want one line, no server)", code, stdout, stderr)
+	}
+
+	out := t.TempDir()
+	code, stdout, stderr = run(t, noKey(), "convert", filepath.Join(dir, "a.png"), filepath.Join(dir, "b.jpg"), "--to", "pdf", "-o", out)
+	if code != 0 || !strings.Contains(stderr, "embedded local") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if want := filepath.Join(out, "a.pdf") + "\n" + filepath.Join(out, "b.pdf") + "\n"; stdout != want {
+		t.Errorf("stdout %q, want %q", stdout, want)
+	}
+	checkFile(t, filepath.Join(out, "a.pdf"), "pdf")
+	checkFile(t, filepath.Join(out, "b.pdf"), "pdf")
+
+	// The job outlives the process that made it: a later run lists it,
+	// waits for it and downloads its results again.
+	code, stdout, stderr = run(t, noKey(), "jobs", "--json")
+	var jobs []struct{ ID, Status string }
+	if err := json.Unmarshal([]byte(stdout), &jobs); code != 0 || err != nil || len(jobs) != 1 || jobs[0].Status != "finished" {
+		t.Fatalf("jobs: exit %d, %v\nstdout: %s\nstderr: %s", code, err, stdout, stderr)
+	}
+	again := t.TempDir()
+	code, stdout, stderr = run(t, noKey(), "wait", jobs[0].ID, "-o", again)
+	if code != 0 || !strings.Contains(stdout, filepath.Join(again, "b.pdf")) {
+		t.Errorf("wait: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = run(t, noKey(), "wait", jobs[0].ID)
+	if code != 0 || !strings.Contains(stderr, "use -o DIR") {
+		t.Errorf("wait: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
 }

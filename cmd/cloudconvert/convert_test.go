@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 
 	"github.com/cctoolkit/cloudconvert/sdk"
@@ -200,8 +201,16 @@ func TestConvert(t *testing.T) {
 				for _, p := range paths {
 					checkFile(t, p, c.kind)
 				}
-				if !strings.Contains(stderr, "created job ") || !strings.Contains(stderr, "uploaded ") || !strings.Contains(stderr, "downloaded ") {
+				if !strings.Contains(stderr, "created job ") || !strings.Contains(stderr, "downloaded ") {
 					t.Errorf("progress lines missing:\n%s", stderr)
+				}
+				for _, a := range c.args {
+					if st, err := os.Stat(a); err == nil {
+						// The file's size, not the multipart body's.
+						if want := "uploaded " + filepath.Base(a) + " (" + humanize.Bytes(uint64(st.Size())) + ")\n"; !strings.Contains(stderr, want) {
+							t.Errorf("no %q in\n%s", want, stderr)
+						}
+					}
 				}
 			})
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,10 +53,11 @@ type progress struct {
 	jobStatus string            // last job status printed
 	jobPct    int               // last job percent printed
 	taskState map[string]string // task -> status printed
+	sizes     map[string]int64  // uploaded file -> size (-1 unknown)
 }
 
 func newProgress(c *cli, quiet bool) *progress {
-	p := &progress{w: c.stderr, quiet: quiet, width: 80, now: time.Now, said: map[string]bool{}, taskState: map[string]string{}, jobPct: -1}
+	p := &progress{w: c.stderr, quiet: quiet, width: 80, now: time.Now, said: map[string]bool{}, taskState: map[string]string{}, sizes: map[string]int64{}, jobPct: -1}
 	p.tty = !quiet && isTerminal(c.stderr, c.getenv)
 	if n, err := strconv.Atoi(c.getenv("COLUMNS")); err == nil && n >= 40 {
 		p.width = min(n, 200)
@@ -80,6 +82,9 @@ func (p *progress) convertEvent(e sdk.ConvertEvent) {
 			verb, label = "downloaded", "download"
 			name = e.File
 		}
+		if e.Phase == sdk.PhaseUpload {
+			e.Done, e.Total = p.fileBytes(e.File, e.Done, e.Total)
+		}
 		key := label + " " + e.File
 		complete := e.Total >= 0 && e.Done >= e.Total
 		if p.tty {
@@ -100,6 +105,24 @@ func (p *progress) convertEvent(e sdk.ConvertEvent) {
 	case sdk.PhaseDone:
 		p.endLine()
 	}
+}
+
+// fileBytes turns the bytes of an upload's multipart body (form fields,
+// file, closing boundary) into bytes of the file, so sizes shown are the
+// file's.
+func (p *progress) fileBytes(path string, done, total int64) (int64, int64) {
+	size, ok := p.sizes[path]
+	if !ok {
+		size = -1
+		if st, err := os.Stat(path); err == nil {
+			size = st.Size()
+		}
+		p.sizes[path] = size
+	}
+	if size < 0 || total < size {
+		return done, total
+	}
+	return max(0, min(size, done-(total-size))), size
 }
 
 // waitProgress is sdk.WaitOptions.Progress for the wait command.

@@ -43,7 +43,7 @@ are named on stderr) or waiting failed, 2 for bad arguments.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := commandContext(cmd.Context(), timeout)
 			defer stop()
-			cl, cleanup, err := c.sdkClient(ctx, account)
+			cl, embedded, cleanup, err := c.sdkClientFor(ctx, account)
 			if err != nil {
 				return err
 			}
@@ -89,6 +89,9 @@ are named on stderr) or waiting failed, 2 for bad arguments.`,
 					fmt.Fprintf(tw, "  %s\t%s\n", f.Filename, *f.Url)
 				}
 				tw.Flush()
+				if embedded {
+					fmt.Fprintln(c.stderr, "note: the embedded local server stops when this command ends, and these URLs with it; use -o DIR to download the files")
+				}
 			}
 			return nil
 		},
