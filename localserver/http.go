@@ -95,7 +95,11 @@ func (c *call) ok(w http.ResponseWriter, status int, v any) { writeJSON(w, statu
 var escSlash = []byte(`\/`)
 
 func writeJSON(w http.ResponseWriter, status int, v any, escape bool) {
-	b, err := json.Marshal(v)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = []byte(`{"message":"the response could not be encoded","code":"INTERNAL_ERROR"}`)
