@@ -278,6 +278,13 @@ func TestWait(t *testing.T) {
 		var res convertOutput
 		json.Unmarshal([]byte(stdout), &res)
 		finished, failed := res.JobID, b.failingJob(t)
+		// A job that waits for an upload that never comes.
+		pending, err := b.client(t).CreateJob(context.Background(), sdk.NewJob("cli-test-pending", map[string]sdk.TaskDefinition{
+			"upload": sdk.TaskDef("import/upload", nil),
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
 		out := t.TempDir()
 		cases := []struct {
 			name     string
@@ -291,6 +298,8 @@ func TestWait(t *testing.T) {
 			{"finished, download", []string{"wait", finished, "-o", out, "-q"}, 0, filepath.Join(out, "a.pdf"), ""},
 			{"failed", []string{"wait", failed, "-q"}, exitFailure, "", "cloudconvert: wait: job " + failed + " failed: task "},
 			{"failed, json", []string{"wait", failed, "--json", "-q"}, exitFailure, `"status": "error"`, "failed: task "},
+			{"timeout", []string{"wait", pending.Id, "--timeout", "300ms", "-q"}, exitFailure, "", "cloudconvert: gave up after 300ms (--timeout)"},
+			{"timeout, poll", []string{"wait", pending.Id, "--timeout", "300ms", "--poll", "-q"}, exitFailure, "", "cloudconvert: gave up after 300ms (--timeout)"},
 			{"no such job", []string{"wait", "00000000-0000-0000-0000-000000000000", "-q"}, exitFailure, "", "404"},
 		}
 		for _, c := range cases {
