@@ -132,7 +132,10 @@ func TestSDKOperations(t *testing.T) {
 // TestGeneratedClient drives the oapi-codegen client directly.
 func TestGeneratedClient(t *testing.T) {
 	e := newEnv(t)
-	auth := func(_ context.Context, r *http.Request) error { r.Header.Set("Authorization", "Bearer "+testKey); return nil }
+	auth := func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer "+testKey)
+		return nil
+	}
 	c, err := client.NewClientWithResponses(e.URL+"/v2", client.WithRequestEditorFn(auth))
 	if err != nil {
 		t.Fatal(err)

@@ -298,3 +298,11 @@ func jsonStr(v any) string {
 }
 
 var _ = fmt.Sprint
+
+func listen(t testing.TB) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
