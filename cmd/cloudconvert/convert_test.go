@@ -136,6 +136,7 @@ func TestConvertBadArguments(t *testing.T) {
 			{"output_format option", []string{"convert", in("a.png"), "--to", "pdf", "--option", "output_format=jpg"}, "use --to"},
 			{"output dir is a file", []string{"convert", in("a.png"), "--to", "pdf", "-o", in("b.jpg")}, "is not a directory"},
 			{"unknown flag", []string{"convert", in("a.png"), "--to", "pdf", "--bogus"}, "unknown flag: --bogus"},
+			{"unknown account", []string{"convert", in("a.png"), "--to", "pdf", "--account", "nope"}, `account "nope" is not configured`},
 			{"wait without id", []string{"wait"}, "wait: no job ID"},
 			{"wait two ids", []string{"wait", "a", "b"}, "wait: one job ID, got 2 arguments"},
 			{"jobs bad status", []string{"jobs", "--status", "finshed"}, `unknown --status "finshed" (did you mean "finished"?)`},

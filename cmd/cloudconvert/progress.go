@@ -168,7 +168,8 @@ func (p *progress) job(pr sdk.Progress, label string) {
 		}
 		fmt.Fprintln(p.w, line)
 	}
-	if pr.Status != p.jobStatus || (pr.Percent != p.jobPct && !done) {
+	// Percent lines at most every 10 points, so a log stays short.
+	if pr.Status != p.jobStatus || (pr.Percent >= p.jobPct+10 && !done) {
 		p.jobStatus, p.jobPct = pr.Status, pr.Percent
 		fmt.Fprintf(p.w, "job %s: %s %d%%\n", pr.JobID, pr.Status, pr.Percent)
 	}

@@ -69,6 +69,18 @@ downloaded sample.png (500 B)
 	}
 }
 
+func TestProgressPlainThrottled(t *testing.T) {
+	var b bytes.Buffer
+	p := newTestProgress(&b, false, false)
+	for pct := range 100 {
+		p.waitProgress(sdk.Progress{JobID: "j", Status: "processing", Percent: pct})
+	}
+	p.waitProgress(sdk.Progress{JobID: "j", Status: "finished", Percent: 100})
+	if n := strings.Count(b.String(), "\n"); n != 11 {
+		t.Errorf("%d lines for 100 percent steps:\n%s", n, b.String())
+	}
+}
+
 func TestProgressFailedTask(t *testing.T) {
 	var b bytes.Buffer
 	p := newTestProgress(&b, false, false)
