@@ -88,3 +88,42 @@ func TestTemplateEditIsCaught(t *testing.T) {
 		t.Fatalf("a template edit was not caught: %v", err)
 	}
 }
+
+// TestSpecEditIsCaught generates from an edited copy of the spec: the sync
+// check against the committed tree must name the files the edit changes.
+func TestSpecEditIsCaught(t *testing.T) {
+	root, err := FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := RepoOptions(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "spec/cloudconvert.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), "summary: Get details and status of a CloudConvert job by ID.", "summary: Get one job.", 1)
+	if edited == string(data) {
+		t.Fatal("the spec no longer has the summary this test edits")
+	}
+	tmp := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(tmp, "spec"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "spec/cloudconvert.yaml"), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts.Root = tmp
+	files, err := Generate(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Check(root, opts.OutDir, files)
+	for _, want := range []string{"generated/cloudconvert/docs/reference.md: stale", "generated/cloudconvert/meta/metadata.json: stale", "generated/cloudconvert/openapi.yaml: stale", "+      summary: Get one job."} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("a spec edit was not reported as %q: %v", want, err)
+		}
+	}
+}
