@@ -231,7 +231,7 @@ func (x *exec) toGo(v lua.LValue, depth int, seen map[*lua.LTable]bool) any {
 		return out
 	case *lua.LUserData:
 		if e, ok := v.Value.(*bind.Error); ok {
-			return errorMap(e)
+			return ErrorFields(e)
 		}
 		return "<userdata>"
 	case *lua.LFunction:
@@ -245,20 +245,64 @@ func isArrayTable(t *lua.LTable) bool {
 	return ok && mt.RawGetString("__jsontype") == lua.LString("array")
 }
 
-// errorMap is an error as JSON: for envelopes and return values.
-func errorMap(e *bind.Error) map[string]any {
-	m := map[string]any{"kind": e.Kind, "function": e.Function, "message": e.Message, "error": e.Error()}
-	if e.Param != "" {
-		m["param"] = e.Param
+// ErrorFields is an error as JSON fields, the same in every envelope (the
+// CLI's --json output, MCP tool errors, error values a script returns):
+// kind, function, param, status, code, message, errors,
+// retry_after_seconds, and the text it reads as.
+func ErrorFields(err error) map[string]any {
+	if e, ok := bind.AsError(err); ok {
+		m := map[string]any{"kind": e.Kind, "function": e.Function, "message": e.Message, "text": e.Error()}
+		if e.Param != "" {
+			m["param"] = e.Param
+		}
+		if e.Status != 0 {
+			m["status"] = e.Status
+		}
+		if e.Code != "" {
+			m["code"] = e.Code
+		}
+		if len(e.Errors) > 0 {
+			m["errors"] = e.Errors
+		}
+		if e.RetryAfter > 0 {
+			m["retry_after_seconds"] = e.RetryAfter.Seconds()
+		}
+		return m
 	}
-	if e.Status != 0 {
-		m["status"] = e.Status
+	var se *ScriptError
+	if errors.As(err, &se) {
+		return map[string]any{"kind": se.Kind, "message": se.Message, "text": se.Message}
 	}
-	if e.Code != "" {
-		m["code"] = e.Code
+	return map[string]any{"message": err.Error(), "text": err.Error()}
+}
+
+// Envelope is a script's outcome as JSON: `cloudconvert lua --json` prints
+// it and MCP's execute_lua returns it as structured content.
+type Envelope struct {
+	Success         bool           `json:"success"`
+	Output          string         `json:"output"`
+	Error           map[string]any `json:"error"`
+	Result          any            `json:"result"`
+	ExecutionTimeMS float64        `json:"execution_time_ms"`
+	Calls           []Call         `json:"calls"`
+}
+
+// Envelope builds the JSON outcome: one returned value as it is, several as
+// a list.
+func (r *Result) Envelope() Envelope {
+	env := Envelope{Success: r.Error == nil, Output: r.Output, ExecutionTimeMS: float64(r.Duration.Microseconds()) / 1000, Calls: r.Calls}
+	if env.Calls == nil {
+		env.Calls = []Call{}
 	}
-	if len(e.Errors) > 0 {
-		m["errors"] = e.Errors
+	switch len(r.Values) {
+	case 0:
+	case 1:
+		env.Result = r.Values[0]
+	default:
+		env.Result = r.Values
 	}
-	return m
+	if r.Error != nil {
+		env.Error = ErrorFields(r.Error)
+	}
+	return env
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/cctoolkit/cloudconvert/luaruntime/bind"
 )
 
 // dataResult is a successful call: the API's JSON as structured content
@@ -78,27 +77,6 @@ func (s *Server) errorResult(fields map[string]any, hint string) *mcp.CallToolRe
 	return r
 }
 
-// bindErrorFields are the typed error's fields: kind, function, param,
-// status, code, message, errors and the text it reads as.
-func bindErrorFields(e *bind.Error) map[string]any {
-	m := map[string]any{"kind": e.Kind, "function": e.Function, "message": e.Message, "text": e.Error()}
-	if e.Param != "" {
-		m["param"] = e.Param
-	}
-	if e.Status != 0 {
-		m["status"] = e.Status
-	}
-	if e.Code != "" {
-		m["code"] = e.Code
-	}
-	if len(e.Errors) > 0 {
-		m["errors"] = e.Errors
-	}
-	if e.RetryAfter > 0 {
-		m["retry_after_seconds"] = e.RetryAfter.Seconds()
-	}
-	return m
-}
 
 // indentJSON renders v as indented JSON text.
 func indentJSON(v any) string {

@@ -282,7 +282,7 @@ func (s *Server) functionHandler(f *catalog.Function) mcp.ToolHandler {
 			if res.Err.Kind == "invalid_argument" {
 				hint = s.docHint(f.DocPage)
 			}
-			return s.errorResult(bindErrorFields(res.Err), hint), nil
+			return s.errorResult(luaruntime.ErrorFields(res.Err), hint), nil
 		}
 		return s.dataResult(res.Data, res.Status), nil
 	}

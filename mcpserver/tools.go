@@ -63,15 +63,6 @@ func (s *Server) addRuntimeTools() error {
 	return nil
 }
 
-// luaEnvelope is execute_lua's structured content.
-type luaEnvelope struct {
-	Success         bool              `json:"success"`
-	Output          string            `json:"output"`
-	Result          any               `json:"result"`
-	Error           any               `json:"error"`
-	ExecutionTimeMS float64           `json:"execution_time_ms"`
-	Calls           []luaruntime.Call `json:"calls"`
-}
 
 func (s *Server) executeLua(ctx context.Context, args json.RawMessage) *mcp.CallToolResult {
 	var a struct {
@@ -79,20 +70,7 @@ func (s *Server) executeLua(ctx context.Context, args json.RawMessage) *mcp.Call
 	}
 	json.Unmarshal(args, &a) // checked by the arg checker
 	res := s.rt.Execute(ctx, a.Code)
-	env := luaEnvelope{Success: res.Error == nil, Output: res.Output, ExecutionTimeMS: float64(res.Duration.Microseconds()) / 1000, Calls: res.Calls}
-	if env.Calls == nil {
-		env.Calls = []luaruntime.Call{}
-	}
-	switch len(res.Values) {
-	case 0:
-	case 1:
-		env.Result = res.Values[0]
-	default:
-		env.Result = res.Values
-	}
-	if res.Error != nil {
-		env.Error = scriptErrorFields(res.Error)
-	}
+	env := res.Envelope()
 	text := s.rt.Redact(luaText(res, s.in.Slug))
 	var structured any
 	if b, err := json.Marshal(env); err == nil && len(b) <= s.max {
@@ -103,15 +81,6 @@ func (s *Server) executeLua(ctx context.Context, args json.RawMessage) *mcp.Call
 	return r
 }
 
-func scriptErrorFields(err error) map[string]any {
-	if be, ok := bind.AsError(err); ok {
-		return bindErrorFields(be)
-	}
-	if se, ok := err.(*luaruntime.ScriptError); ok {
-		return map[string]any{"kind": se.Kind, "message": se.Message, "text": se.Message}
-	}
-	return map[string]any{"message": err.Error(), "text": err.Error()}
-}
 
 // luaText renders a script's outcome like the runtime's ExecuteLua.
 func luaText(res *luaruntime.Result, slug string) string {

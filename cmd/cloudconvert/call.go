@@ -107,7 +107,7 @@ func newCallCmd(c *cli) *cobra.Command {
 					env.Data = json.RawMessage("null")
 				}
 				if res.Err != nil {
-					env.Error = errorJSON(res.Err)
+					env.Error = luaruntime.ErrorFields(res.Err)
 				}
 				writeJSON(c.stdout, env)
 				if res.Err != nil {

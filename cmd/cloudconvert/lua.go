@@ -8,18 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cctoolkit/cloudconvert/luaruntime"
-	"github.com/cctoolkit/cloudconvert/luaruntime/bind"
 )
 
-// luaEnvelope is `lua --json`'s output.
-type luaEnvelope struct {
-	Success         bool              `json:"success"`
-	Output          string            `json:"output"`
-	Error           any               `json:"error"`
-	Result          any               `json:"result"`
-	ExecutionTimeMS float64           `json:"execution_time_ms"`
-	Calls           []luaruntime.Call `json:"calls"`
-}
 
 func newLuaCmd(c *cli) *cobra.Command {
 	var code, account string
@@ -58,21 +48,7 @@ func newLuaCmd(c *cli) *cobra.Command {
 			defer cleanup()
 			res := rt.Execute(cmd.Context(), src)
 			if asJSON {
-				env := luaEnvelope{Success: res.Error == nil, Output: res.Output, ExecutionTimeMS: float64(res.Duration.Microseconds()) / 1000, Calls: res.Calls}
-				if env.Calls == nil {
-					env.Calls = []luaruntime.Call{}
-				}
-				switch len(res.Values) {
-				case 0:
-				case 1:
-					env.Result = res.Values[0]
-				default:
-					env.Result = res.Values
-				}
-				if res.Error != nil {
-					env.Error = errorJSON(res.Error)
-				}
-				writeJSON(c.stdout, env)
+				writeJSON(c.stdout, res.Envelope())
 				if res.Error != nil {
 					return &exitError{code: exitFailure, printed: true}
 				}
@@ -97,26 +73,3 @@ func newLuaCmd(c *cli) *cobra.Command {
 	return cmd
 }
 
-// errorJSON is an error in an envelope.
-func errorJSON(err error) any {
-	if be, ok := bind.AsError(err); ok {
-		m := map[string]any{"kind": be.Kind, "function": be.Function, "message": be.Message, "text": be.Error()}
-		if be.Param != "" {
-			m["param"] = be.Param
-		}
-		if be.Status != 0 {
-			m["status"] = be.Status
-		}
-		if be.Code != "" {
-			m["code"] = be.Code
-		}
-		if len(be.Errors) > 0 {
-			m["errors"] = be.Errors
-		}
-		return m
-	}
-	if se, ok := err.(*luaruntime.ScriptError); ok {
-		return map[string]any{"kind": se.Kind, "message": se.Message, "text": se.Message}
-	}
-	return map[string]any{"message": err.Error(), "text": err.Error()}
-}
