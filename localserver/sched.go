@@ -364,7 +364,10 @@ func (s *Server) runTask(id string) {
 		// Shutting down: leave the task "processing"; the next start runs it again.
 		return
 	}
-	discard := false
+	s.mu.RLock()
+	_, exists := s.tasks[id]
+	s.mu.RUnlock()
+	discard := !exists // deleted meanwhile
 	s.update(id, func(t *Task) {
 		if t.Status != StatusProcessing {
 			discard = true // cancelled meanwhile
