@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
 )
 
 // dataResult is a successful call: the API's JSON as structured content
@@ -76,7 +75,6 @@ func (s *Server) errorResult(fields map[string]any, hint string) *mcp.CallToolRe
 	r.IsError = true
 	return r
 }
-
 
 // indentJSON renders v as indented JSON text.
 func indentJSON(v any) string {

@@ -63,7 +63,6 @@ func (s *Server) addRuntimeTools() error {
 	return nil
 }
 
-
 func (s *Server) executeLua(ctx context.Context, args json.RawMessage) *mcp.CallToolResult {
 	var a struct {
 		Code string `json:"code"`
@@ -80,7 +79,6 @@ func (s *Server) executeLua(ctx context.Context, args json.RawMessage) *mcp.Call
 	r.IsError = res.Error != nil
 	return r
 }
-
 
 // luaText renders a script's outcome like the runtime's ExecuteLua.
 func luaText(res *luaruntime.Result, slug string) string {

@@ -10,7 +10,6 @@ import (
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
 
-
 func newLuaCmd(c *cli) *cobra.Command {
 	var code, account string
 	var asJSON, allowWrite bool
@@ -72,4 +71,3 @@ func newLuaCmd(c *cli) *cobra.Command {
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "stop the script after this long")
 	return cmd
 }
-
