@@ -1,14 +1,16 @@
 package gen
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cctoolkit/cloudconvert/gen/emit/goclient"
 )
 
 // BenchmarkGeneration compares the whole pipeline (load, validate, IR,
-// OpenAPI, Go client, metadata, docs) with oapi-codegen alone on the same
-// OpenAPI document. Compare with: benchstat -col /impl.
+// OpenAPI documents, Go clients, metadata, docs, Lua bindings) with
+// oapi-codegen alone on the same OpenAPI documents (one per server, as the
+// pipeline writes them). Compare with: benchstat -col /impl.
 func BenchmarkGeneration(b *testing.B) {
 	root, err := FindRoot(".")
 	if err != nil {
@@ -22,7 +24,15 @@ func BenchmarkGeneration(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	doc := files["generated/cloudconvert/openapi.yaml"]
+	var docs [][]byte
+	for _, p := range files.Paths() {
+		if strings.HasPrefix(p, "generated/cloudconvert/openapi") && strings.HasSuffix(p, ".yaml") {
+			docs = append(docs, files[p])
+		}
+	}
+	if len(docs) == 0 {
+		b.Fatal("no OpenAPI documents were generated")
+	}
 	b.Run("impl=pipeline", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -34,8 +44,10 @@ func BenchmarkGeneration(b *testing.B) {
 	b.Run("impl=oapi-codegen", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := goclient.Generate(doc, opts.OapiCodegenVersion); err != nil {
-				b.Fatal(err)
+			for _, doc := range docs {
+				if _, err := goclient.Generate(doc, opts.OapiCodegenVersion); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 	})
