@@ -19,14 +19,14 @@ import (
 	"time"
 
 	"github.com/cctoolkit/cloudconvert/apierror"
-	"github.com/cctoolkit/cloudconvert/sdk/ccfake"
+	"github.com/cctoolkit/cloudconvert/localserver"
 )
 
 // The fault-injection test puts a proxy between the client and a backend
-// that keeps API state. The backend is ccfake unless CC_FAULT_BACKEND names
-// the REST base URL of another (the local server: CC_FAULT_BACKEND=
-// http://127.0.0.1:8080/v2, key in CC_FAULT_KEY). Jobs are counted through
-// the backend's own list_jobs, so the count works against either.
+// that keeps API state: the local CloudConvert-compatible server, unless
+// CC_FAULT_BACKEND names the REST base URL of another (key in
+// CC_FAULT_KEY). Jobs are counted through the backend's own list_jobs, so
+// the count works against any.
 
 type fault int
 
@@ -53,7 +53,7 @@ type faultProxy struct {
 
 func newFaultProxy(t *testing.T, backend string) *faultProxy {
 	u, _ := url.Parse(backend)
-	p := &faultProxy{rp: httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host}), plan: map[string][]fault{}, sticky: map[string]bool{}, slowFor: 1500 * time.Millisecond}
+	p := &faultProxy{rp: httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host}), plan: map[string][]fault{}, sticky: map[string]bool{}, slowFor: 2500 * time.Millisecond}
 	p.rp.ErrorLog = nil
 	p.Server = httptest.NewServer(p)
 	t.Cleanup(p.Close)
@@ -167,9 +167,12 @@ func (f *flakyDialer) DialContext(ctx context.Context, network, addr string) (ne
 func TestFaultInjection(t *testing.T) {
 	backend, key := os.Getenv("CC_FAULT_BACKEND"), os.Getenv("CC_FAULT_KEY")
 	if backend == "" {
-		s := ccfake.New(testKey)
-		t.Cleanup(s.Close)
-		backend, key = s.BaseURL(), testKey
+		s, err := localserver.Start(context.Background(), localserver.Config{DataDir: t.TempDir(), APIKey: testKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		backend, key = s.APIURL(), testKey
 	}
 	direct, err := New(key, WithBaseURL(backend), WithoutAPIKey())
 	if err != nil {
@@ -193,7 +196,7 @@ func TestFaultInjection(t *testing.T) {
 	proxy := newFaultProxy(t, backend)
 	pu, _ := url.Parse(backend)
 	dialer := &flakyDialer{}
-	policy := RetryPolicy{MaxAttempts: 4, MaxElapsed: 20 * time.Second, AttemptTimeout: 300 * time.Millisecond, InitialInterval: 20 * time.Millisecond, MaxInterval: 100 * time.Millisecond, MaxRetryAfter: 2 * time.Second}
+	policy := RetryPolicy{MaxAttempts: 4, MaxElapsed: 20 * time.Second, AttemptTimeout: time.Second, InitialInterval: 20 * time.Millisecond, MaxInterval: 100 * time.Millisecond, MaxRetryAfter: 2 * time.Second}
 	c, err := New(key, WithoutAPIKey(), WithBaseURL(proxy.URL+pu.Path), WithRetryPolicy(policy),
 		WithHTTPClient(&http.Client{Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 4}}))
 	if err != nil {
@@ -226,7 +229,7 @@ func TestFaultInjection(t *testing.T) {
 		{name: "read/persistent 502", faults: []fault{html502}, sticky: true, wantErr: []error{apierror.ErrServer}, wantMsg: "get_job: 502: non-JSON error page: 502 Bad Gateway (gave up after 4 attempts"},
 		{name: "read/persistent reset", faults: []fault{resetBefore}, sticky: true, wantErr: []error{ErrTransport}, wantMsg: "get_job: GET /jobs/" + seed.Id + ": no response: "},
 		{name: "read/persistent 429", faults: []fault{tooMany}, sticky: true, wantErr: []error{apierror.ErrRateLimited}, wantMsg: "get_job: 429 TOO_MANY_REQUESTS: Too Many Attempts. (retry after 1s) (gave up after"},
-		{name: "read/persistent slow", faults: []fault{slow}, sticky: true, wantErr: []error{ErrTransport, context.DeadlineExceeded}, wantMsg: "no response within 300ms"},
+		{name: "read/persistent slow", faults: []fault{slow}, sticky: true, wantErr: []error{ErrTransport, context.DeadlineExceeded}, wantMsg: "no response within 1s"},
 		{name: "read/persistent truncated JSON", faults: []fault{truncatedJSON}, sticky: true, wantErr: []error{ErrMalformedResponse}, wantMsg: "the response body was truncated or malformed: unexpected end of JSON input"},
 		// Writes are never repeated once they may have reached the server.
 		{name: "write/clean", write: true, newJobs: 1, posts: 1},
@@ -234,7 +237,7 @@ func TestFaultInjection(t *testing.T) {
 		{name: "write/reset before forward", write: true, faults: []fault{resetBefore}, wantErr: []error{ErrUncertainWrite}, newJobs: 0, posts: 1},
 		{name: "write/429", write: true, faults: []fault{tooMany}, wantErr: []error{apierror.ErrRateLimited}, wantMsg: "create_job: 429", newJobs: 0, posts: 1},
 		{name: "write/502 html", write: true, faults: []fault{html502}, wantErr: []error{apierror.ErrServer}, wantMsg: "create_job: 502: non-JSON error page: 502 Bad Gateway", newJobs: 0, posts: 1},
-		{name: "write/slow", write: true, faults: []fault{slow}, wantErr: []error{ErrUncertainWrite, context.DeadlineExceeded}, wantMsg: "no response within 300ms", newJobs: 1, posts: 1},
+		{name: "write/slow", write: true, faults: []fault{slow}, wantErr: []error{ErrUncertainWrite, context.DeadlineExceeded}, wantMsg: "no response within 1s", newJobs: 1, posts: 1},
 		{name: "write/truncated", write: true, faults: []fault{truncatedJSON}, wantErr: []error{ErrMalformedResponse, ErrUncertainWrite}, newJobs: 1, posts: 1},
 		{name: "write/dial refused is retried", write: true, refuse: 2, newJobs: 1, posts: 1},
 	}
