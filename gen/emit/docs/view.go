@@ -122,9 +122,13 @@ func functionView(in *ir.Integration, fn *ir.Function) FunctionView {
 }
 
 // serverPath is the path as the API documents it, with the base URL's path
-// (/v2) in front.
+// (/v2) in front; on any server but the first, the whole URL, since the
+// same path means something else there.
 func serverPath(in *ir.Integration, fn *ir.Function) string {
-	for _, s := range in.Servers {
+	for i, s := range in.Servers {
+		if s.Name == fn.Server && i > 0 {
+			return strings.TrimRight(s.Live, "/") + fn.Path
+		}
 		if s.Name == fn.Server {
 			if i := strings.Index(strings.TrimPrefix(s.Live, "https://"), "/"); i >= 0 {
 				return strings.TrimPrefix(s.Live, "https://")[i:] + fn.Path
