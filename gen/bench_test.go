@@ -12,14 +12,7 @@ import (
 // oapi-codegen alone on the same OpenAPI documents (one per server, as the
 // pipeline writes them). Compare with: benchstat -col /impl.
 func BenchmarkGeneration(b *testing.B) {
-	root, err := FindRoot(".")
-	if err != nil {
-		b.Fatal(err)
-	}
-	opts, err := RepoOptions(root)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, opts := repoOptions(b)
 	files, err := Generate(opts)
 	if err != nil {
 		b.Fatal(err)

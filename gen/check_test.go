@@ -61,14 +61,7 @@ func TestCheckReportsEveryKindOfDrift(t *testing.T) {
 // TestTemplateEditIsCaught renders with a changed template: the docs it
 // feeds must come out different, so the sync check would name them.
 func TestTemplateEditIsCaught(t *testing.T) {
-	root, err := FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := RepoOptions(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, opts := repoOptions(t)
 	mem := fstest.MapFS{}
 	for _, name := range []string{"reference.md.tmpl", "integration.md.tmpl", "function.md.tmpl", "partials.md.tmpl"} {
 		data, err := os.ReadFile(filepath.Join(root, TemplatesDir, name))
@@ -92,14 +85,7 @@ func TestTemplateEditIsCaught(t *testing.T) {
 // TestSpecEditIsCaught generates from an edited copy of the spec: the sync
 // check against the committed tree must name the files the edit changes.
 func TestSpecEditIsCaught(t *testing.T) {
-	root, err := FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := RepoOptions(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, opts := repoOptions(t)
 	data, err := os.ReadFile(filepath.Join(root, "spec/cloudconvert.yaml"))
 	if err != nil {
 		t.Fatal(err)

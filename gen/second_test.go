@@ -15,14 +15,7 @@ func TestSecondIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a separate module; skipped with -short")
 	}
-	root, err := FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := RepoOptions(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, opts := repoOptions(t)
 	opts.Specs = []string{"gen/testdata/second/notes.yaml"}
 	opts.OutputModule = "example.com/notesdemo"
 	files, err := Generate(opts)

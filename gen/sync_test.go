@@ -9,14 +9,7 @@ import (
 // generated/: any stale, missing or extra file fails with a diff and the
 // command that fixes it.
 func TestGeneratedInSync(t *testing.T) {
-	root, err := FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := RepoOptions(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, opts := repoOptions(t)
 	files, err := Generate(opts)
 	if err != nil {
 		t.Fatalf("generation failed: %v", err)
@@ -29,14 +22,7 @@ func TestGeneratedInSync(t *testing.T) {
 // TestGenerationIsDeterministic runs the generator twice: the bytes must be
 // identical.
 func TestGenerationIsDeterministic(t *testing.T) {
-	root, err := FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := RepoOptions(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, opts := repoOptions(t)
 	a, err := Generate(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -53,4 +39,18 @@ func TestGenerationIsDeterministic(t *testing.T) {
 			t.Errorf("%s differs between two runs:\n%s", p, Diff(p, data, b[p]))
 		}
 	}
+}
+
+// repoOptions are the generator's options for this repository.
+func repoOptions(t testing.TB) (root string, opts Options) {
+	t.Helper()
+	root, err := FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err = RepoOptions(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, opts
 }
