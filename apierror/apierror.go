@@ -66,10 +66,16 @@ func FromResponse(resp *http.Response, body []byte) *Error {
 // Error reads like: create_job: 422 INVALID_DATA: The given data was
 // invalid. (tasks.convert.output_format: The output format is invalid.)
 func (e *Error) Error() string {
-	var b strings.Builder
 	if e.Function != "" {
-		b.WriteString(e.Function + ": ")
+		return e.Function + ": " + e.Detail()
 	}
+	return e.Detail()
+}
+
+// Detail is the error without the function's name: status, code, message,
+// field errors and Retry-After.
+func (e *Error) Detail() string {
+	var b strings.Builder
 	b.WriteString(strconv.Itoa(e.Status))
 	if e.Code != "" {
 		b.WriteString(" " + e.Code)

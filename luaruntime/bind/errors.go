@@ -2,9 +2,6 @@ package bind
 
 import (
 	"errors"
-	"maps"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -48,28 +45,13 @@ func (e *Error) Error() string {
 	if name == "" {
 		name = e.Function
 	}
+	if e.Kind == KindAPI {
+		// The fields, not e.API: the runtime redacts the message.
+		api := apierror.Error{Function: name, Status: e.Status, Code: e.Code, Message: e.Message, Errors: e.Errors, RetryAfter: e.RetryAfter}
+		return api.Error()
+	}
 	if name != "" {
 		b.WriteString(name + ": ")
-	}
-	if e.Kind == KindAPI {
-		b.WriteString(strconv.Itoa(e.Status))
-		if e.Code != "" {
-			b.WriteString(" " + e.Code)
-		}
-		if e.Message != "" {
-			b.WriteString(": " + e.Message)
-		}
-		if len(e.Errors) > 0 {
-			var parts []string
-			for _, k := range slices.Sorted(maps.Keys(e.Errors)) {
-				parts = append(parts, k+": "+strings.Join(e.Errors[k], " "))
-			}
-			b.WriteString(" (" + strings.Join(parts, "; ") + ")")
-		}
-		if e.RetryAfter > 0 {
-			b.WriteString(" (retry after " + e.RetryAfter.String() + ")")
-		}
-		return b.String()
 	}
 	if e.Param != "" {
 		b.WriteString(e.Param + ": ")
