@@ -164,25 +164,13 @@ func (c *Client) ListJobs(ctx context.Context, params *ListJobsParams) (*JobList
 }
 
 func (c *Client) listJobs(ctx context.Context, params *ListJobsParams, rawQuery string) (*JobList, error) {
-	var out *JobList
-	o := op{fn: "list_jobs", method: http.MethodGet, path: "/jobs", kind: read}
-	var eds []client.RequestEditorFn
-	if rawQuery != "" {
-		eds = append(eds, setQuery(rawQuery))
-		o.path += "?" + rawQuery
-	}
-	err := c.call(ctx, &o, func(ctx context.Context) error {
+	return listPage(ctx, c, "list_jobs", "/jobs", rawQuery, func(ctx context.Context, eds []client.RequestEditorFn) (*JobList, *http.Response, []byte, error) {
 		r, err := c.api.ListJobsWithResponse(ctx, params, eds...)
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
-		if r.JSON200 == nil {
-			return malformed(r.StatusCode(), r.HTTPResponse.Header.Get("Content-Type"), r.Body)
-		}
-		out = r.JSON200
-		return nil
+		return r.JSON200, r.HTTPResponse, r.Body, nil
 	})
-	return out, err
 }
 
 // ListTasks returns one page of tasks (list_tasks). See Tasks for an
@@ -192,22 +180,34 @@ func (c *Client) ListTasks(ctx context.Context, params *ListTasksParams) (*TaskL
 }
 
 func (c *Client) listTasks(ctx context.Context, params *ListTasksParams, rawQuery string) (*TaskList, error) {
-	var out *TaskList
-	o := op{fn: "list_tasks", method: http.MethodGet, path: "/tasks", kind: read}
+	return listPage(ctx, c, "list_tasks", "/tasks", rawQuery, func(ctx context.Context, eds []client.RequestEditorFn) (*TaskList, *http.Response, []byte, error) {
+		r, err := c.api.ListTasksWithResponse(ctx, params, eds...)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return r.JSON200, r.HTTPResponse, r.Body, nil
+	})
+}
+
+// listPage fetches one page of a list through the retrying call; rawQuery,
+// when set, replaces the query (the next page's, from links.next).
+func listPage[L any](ctx context.Context, c *Client, fn, path, rawQuery string, get func(context.Context, []client.RequestEditorFn) (*L, *http.Response, []byte, error)) (*L, error) {
+	var out *L
+	o := op{fn: fn, method: http.MethodGet, path: path, kind: read}
 	var eds []client.RequestEditorFn
 	if rawQuery != "" {
 		eds = append(eds, setQuery(rawQuery))
 		o.path += "?" + rawQuery
 	}
 	err := c.call(ctx, &o, func(ctx context.Context) error {
-		r, err := c.api.ListTasksWithResponse(ctx, params, eds...)
+		page, resp, body, err := get(ctx, eds)
 		if err != nil {
 			return err
 		}
-		if r.JSON200 == nil {
-			return malformed(r.StatusCode(), r.HTTPResponse.Header.Get("Content-Type"), r.Body)
+		if page == nil {
+			return malformed(resp.StatusCode, resp.Header.Get("Content-Type"), body)
 		}
-		out = r.JSON200
+		out = page
 		return nil
 	})
 	return out, err

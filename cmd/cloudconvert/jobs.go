@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,15 +85,9 @@ func newJobsCmd(c *cli) *cobra.Command {
 			if tag != "" {
 				params.FilterTag = &tag
 			}
-			jobs := []sdk.Job{}
-			for j, err := range cl.Jobs(ctx, params) {
-				if err != nil {
-					return &exitError{code: exitFailure, msg: "jobs: " + describeErr(ctx, err, lf.timeout)}
-				}
-				jobs = append(jobs, j)
-				if lf.limit > 0 && len(jobs) >= lf.limit {
-					break
-				}
+			jobs, err := collect(cl.Jobs(ctx, params), lf.limit)
+			if err != nil {
+				return &exitError{code: exitFailure, msg: "jobs: " + describeErr(ctx, err, lf.timeout)}
 			}
 			if lf.asJSON {
 				writeJSON(c.stdout, jobs)
@@ -152,15 +147,9 @@ func newTasksCmd(c *cli) *cobra.Command {
 			if jobID != "" {
 				params.FilterJobId = &jobID
 			}
-			tasks := []sdk.Task{}
-			for t, err := range cl.Tasks(ctx, params) {
-				if err != nil {
-					return &exitError{code: exitFailure, msg: "tasks: " + describeErr(ctx, err, lf.timeout)}
-				}
-				tasks = append(tasks, t)
-				if lf.limit > 0 && len(tasks) >= lf.limit {
-					break
-				}
+			tasks, err := collect(cl.Tasks(ctx, params), lf.limit)
+			if err != nil {
+				return &exitError{code: exitFailure, msg: "tasks: " + describeErr(ctx, err, lf.timeout)}
 			}
 			if lf.asJSON {
 				writeJSON(c.stdout, tasks)
@@ -246,4 +235,20 @@ func shownTime(s string) string {
 
 func singleLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// collect takes up to limit items (all when limit is 0) from a paginated
+// listing; never nil, so --json prints [] for an empty list.
+func collect[T any](seq iter.Seq2[T, error], limit int) ([]T, error) {
+	out := []T{}
+	for item, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, item)
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
 }
