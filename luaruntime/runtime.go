@@ -155,6 +155,9 @@ type Options struct {
 	// NoAccountHint is the message when the default account is used but
 	// none is configured.
 	NoAccountHint string
+	// Waiters perform waiting functions by name in place of their plain
+	// request; CloudConvertWaiters() when Integration is nil.
+	Waiters map[string]Waiter
 }
 
 // Runtime is a host for Lua scripts. It is safe for concurrent use.
@@ -177,6 +180,9 @@ func New(opts Options) (*Runtime, error) {
 	r.in = opts.Integration
 	if r.in == nil {
 		r.in = luabind.Integration()
+		if r.opts.Waiters == nil {
+			r.opts.Waiters = CloudConvertWaiters()
+		}
 	}
 	r.accounts = opts.Accounts
 	if r.accounts == nil {
@@ -381,6 +387,13 @@ func (r *Runtime) send(ctx context.Context, p *Prepared) ([]byte, int, *bind.Err
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, req.Timeout, fmt.Errorf("%s took longer than its timeout of %s", fn.FullName, req.Timeout))
 		defer cancel()
+	}
+	if w := r.opts.Waiters[fn.Name]; w != nil {
+		body, be := w(ctx, r, p)
+		if be != nil {
+			return nil, be.Status, be
+		}
+		return body, http.StatusOK, nil
 	}
 	resp, err := fn.Call(ctx, c, &req)
 	if err != nil {

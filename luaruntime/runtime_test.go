@@ -3,11 +3,14 @@ package luaruntime
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"reflect"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -530,6 +533,46 @@ func TestWaitJobTimeout(t *testing.T) {
 	bad := rt.Execute(context.Background(), `return app.integrations.cloudconvert.wait_job({job_id = "j1", timeout = 0})`)
 	if bad.Error == nil || !strings.Contains(bad.Error.Error(), "timeout") {
 		t.Errorf("timeout = 0 was accepted: %v", bad.Error)
+	}
+}
+
+// TestWaitJobFallsBackToPolling: wait_job takes the Go client's waiting
+// path, so where the sync host is unavailable it polls get_job until the
+// job ends, and a failed job is an answer, as from get_job.
+func TestWaitJobFallsBackToPolling(t *testing.T) {
+	for _, final := range []string{"finished", "error"} {
+		t.Run(final, func(t *testing.T) {
+			f := newFakeAPI(t)
+			var polls atomic.Int32
+			f.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				switch {
+				case strings.HasPrefix(r.URL.Path, "/sync/"):
+					w.WriteHeader(http.StatusServiceUnavailable)
+					io.WriteString(w, `<html><title>503</title></html>`)
+				case r.URL.Path == "/v2/jobs/j1":
+					status := "processing"
+					if polls.Add(1) >= 2 {
+						status = final
+					}
+					fmt.Fprintf(w, `{"data":{"id":"j1","status":%q,"tag":null,"tasks":[],"links":{"self":"x"}}}`, status)
+				default:
+					w.WriteHeader(http.StatusNotFound)
+					io.WriteString(w, `{"message":"no","code":"NOT_FOUND"}`)
+				}
+			})
+			rt := newTestRuntime(t, f, Options{})
+			res := rt.Execute(context.Background(), `return app.integrations.cloudconvert.wait_job({job_id = "j1", timeout = 20}).data.status`)
+			if res.Error != nil {
+				t.Fatal(res.Error)
+			}
+			if len(res.Values) != 1 || res.Values[0] != final {
+				t.Errorf("wait_job returned %v, want the status %q", res.Values, final)
+			}
+			if polls.Load() < 2 {
+				t.Errorf("get_job was polled %d times; the job only ended on the second", polls.Load())
+			}
+		})
 	}
 }
 
