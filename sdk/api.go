@@ -27,20 +27,18 @@ func (c *Client) GetJob(ctx context.Context, id string) (*Job, error) {
 	if err := checkID("get_job", id); err != nil {
 		return nil, err
 	}
-	var out *Job
 	o := op{fn: "get_job", method: http.MethodGet, path: "/jobs/" + id, kind: read}
-	err := c.call(ctx, &o, func(ctx context.Context) error {
+	r, _, err := fetch(ctx, c, &o, func(ctx context.Context) (*client.JobResponse, *http.Response, []byte, error) {
 		r, err := c.api.GetJobWithResponse(ctx, id)
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
-		if r.JSON200 == nil {
-			return malformed(r.StatusCode(), r.HTTPResponse.Header.Get("Content-Type"), r.Body)
-		}
-		out = &r.JSON200.Data
-		return nil
+		return r.JSON200, r.HTTPResponse, r.Body, nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &r.Data, nil
 }
 
 // GetTask returns a task (get_task).
@@ -53,39 +51,34 @@ func (c *Client) getTaskRaw(ctx context.Context, id string) (*Task, []byte, erro
 	if err := checkID("get_task", id); err != nil {
 		return nil, nil, err
 	}
-	var out *Task
-	var raw []byte
 	o := op{fn: "get_task", method: http.MethodGet, path: "/tasks/" + id, kind: read}
-	err := c.call(ctx, &o, func(ctx context.Context) error {
+	r, raw, err := fetch(ctx, c, &o, func(ctx context.Context) (*client.TaskResponse, *http.Response, []byte, error) {
 		r, err := c.api.GetTaskWithResponse(ctx, id)
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
-		if r.JSON200 == nil {
-			return malformed(r.StatusCode(), r.HTTPResponse.Header.Get("Content-Type"), r.Body)
-		}
-		out, raw = &r.JSON200.Data, r.Body
-		return nil
+		return r.JSON200, r.HTTPResponse, r.Body, nil
 	})
-	return out, raw, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return &r.Data, raw, nil
 }
 
 // GetCurrentUser returns the account of the API key (get_current_user).
 func (c *Client) GetCurrentUser(ctx context.Context) (*User, error) {
-	var out *User
 	o := op{fn: "get_current_user", method: http.MethodGet, path: "/users/me", kind: read}
-	err := c.call(ctx, &o, func(ctx context.Context) error {
+	r, _, err := fetch(ctx, c, &o, func(ctx context.Context) (*client.UserResponse, *http.Response, []byte, error) {
 		r, err := c.api.GetCurrentUserWithResponse(ctx)
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
-		if r.JSON200 == nil {
-			return malformed(r.StatusCode(), r.HTTPResponse.Header.Get("Content-Type"), r.Body)
-		}
-		out = &r.JSON200.Data
-		return nil
+		return r.JSON200, r.HTTPResponse, r.Body, nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return &r.Data, nil
 }
 
 // CreateJob creates a job (create_job). It is a write: it is retried only
@@ -192,25 +185,34 @@ func (c *Client) listTasks(ctx context.Context, params *ListTasksParams, rawQuer
 // listPage fetches one page of a list through the retrying call; rawQuery,
 // when set, replaces the query (the next page's, from links.next).
 func listPage[L any](ctx context.Context, c *Client, fn, path, rawQuery string, get func(context.Context, []client.RequestEditorFn) (*L, *http.Response, []byte, error)) (*L, error) {
-	var out *L
 	o := op{fn: fn, method: http.MethodGet, path: path, kind: read}
 	var eds []client.RequestEditorFn
 	if rawQuery != "" {
 		eds = append(eds, setQuery(rawQuery))
 		o.path += "?" + rawQuery
 	}
-	err := c.call(ctx, &o, func(ctx context.Context) error {
-		page, resp, body, err := get(ctx, eds)
+	out, _, err := fetch(ctx, c, &o, func(ctx context.Context) (*L, *http.Response, []byte, error) { return get(ctx, eds) })
+	return out, err
+}
+
+// fetch performs one GET through the retrying call: the generated method
+// returns its decoded success body (nil when the answer was not the
+// expected JSON), the response and the raw body.
+func fetch[T any](ctx context.Context, c *Client, o *op, get func(context.Context) (*T, *http.Response, []byte, error)) (*T, []byte, error) {
+	var out *T
+	var raw []byte
+	err := c.call(ctx, o, func(ctx context.Context) error {
+		v, resp, body, err := get(ctx)
 		if err != nil {
 			return err
 		}
-		if page == nil {
+		if v == nil {
 			return malformed(resp.StatusCode, resp.Header.Get("Content-Type"), body)
 		}
-		out = page
+		out, raw = v, body
 		return nil
 	})
-	return out, err
+	return out, raw, err
 }
 
 // setQuery merges the query of a links.next into a generated request: the
