@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/klippa-app/go-pdfium"
+
+	"github.com/cctoolkit/cloudconvert/localserver/internal/filename"
 )
 
 // File is a file on local disk, used both for inputs and results.
@@ -51,6 +53,12 @@ type Request struct {
 	Options map[string]any
 	// OutDir is an existing directory where results are written.
 	OutDir string
+	// Limits overrides the registry's limits for this request where set.
+	Limits Limits
+	// Dial, when set, is how capture-website's browser reaches the network:
+	// every connection it opens goes through a local proxy that dials with
+	// it (the server passes one that refuses private addresses).
+	Dial DialFunc
 }
 
 // Result is what a successful Run produced.
@@ -106,6 +114,8 @@ type Options struct {
 	PDFiumCacheDir string
 	// ExternalTimeout bounds one LibreOffice or Chromium run; default 2 min.
 	ExternalTimeout time.Duration
+	// Limits are the default budgets of every request (see Limits).
+	Limits Limits
 }
 
 // EngineInfo describes one engine for listings such as `cloudconvert engines`.
@@ -362,14 +372,7 @@ func SafeName(name string) string {
 	if name == "" {
 		return "file"
 	}
-	if len(name) > 200 {
-		ext := filepath.Ext(name)
-		if len(ext) > 20 {
-			ext = ""
-		}
-		name = name[:200-len(ext)] + ext
-	}
-	return name
+	return filename.Truncate(name, 200)
 }
 
 // outputNames decides result names: the "filename" option wins for a single

@@ -626,13 +626,13 @@ func TestSafeName(t *testing.T) {
 
 func TestParsePages(t *testing.T) {
 	for spec, want := range map[string]string{"": "[1 2 3 4 5]", "2": "[2]", "1-3": "[1 2 3]", "4-": "[4 5]", "5,1,1-2": "[1 2 5]"} {
-		got, err := parsePages(spec, 5)
+		got, err := parsePages(spec, 5, 100)
 		if err != nil || fmt.Sprint(got) != want {
 			t.Errorf("parsePages(%q) = %v, %v; want %s", spec, got, err, want)
 		}
 	}
 	for _, spec := range []string{"0", "6", "3-2", "a", "1-x"} {
-		if _, err := parsePages(spec, 5); err == nil {
+		if _, err := parsePages(spec, 5, 100); err == nil {
 			t.Errorf("parsePages(%q) accepted", spec)
 		}
 	}

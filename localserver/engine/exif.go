@@ -15,6 +15,9 @@ import (
 // file itself), IFD0 plus the Exif and GPS sub-IFDs, with bounds checks on
 // every offset: the input is untrusted.
 
+// maxExifBytes bounds how much of a TIFF file is read for its tags.
+const maxExifBytes = 16 << 20
+
 var exifTagNames = map[uint16]string{
 	0x010e: "ImageDescription", 0x010f: "Make", 0x0110: "Model", 0x0112: "Orientation",
 	0x011a: "XResolution", 0x011b: "YResolution", 0x0128: "ResolutionUnit", 0x0131: "Software",
@@ -185,10 +188,11 @@ func rational(num, den float64) any {
 
 // imageMetadata reports size, format and EXIF tags with exiftool-style keys.
 func imageMetadata(in File) (map[string]any, error) {
-	format, cfg, err := sniffImage(in.Path, displayName(in))
+	info, err := probeImage(in.Path, displayName(in))
 	if err != nil {
 		return nil, err
 	}
+	format, cfg := info.format, info.cfg
 	mime := map[string]string{"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif",
 		"bmp": "image/bmp", "tiff": "image/tiff", "webp": "image/webp"}[format]
 	md := map[string]any{
@@ -211,8 +215,9 @@ func imageMetadata(in File) (map[string]any, error) {
 	case "jpg":
 		tiffData = jpegExif(in.Path)
 	case "tiff":
-		if data, err := os.ReadFile(in.Path); err == nil {
-			tiffData = data
+		if f, err := os.Open(in.Path); err == nil { // the tags sit near the start; pixel data is not needed
+			tiffData, _ = io.ReadAll(io.LimitReader(f, maxExifBytes))
+			f.Close()
 		}
 	}
 	for k, v := range parseExif(tiffData) {

@@ -253,6 +253,18 @@ func (r *Registry) captureWebsite(ctx context.Context, req Request, progress fun
 		"--disable-dev-shm-usage", "--disable-crash-reporter", "--hide-scrollbars", "--mute-audio",
 		"--user-data-dir=" + filepath.Join(work, "profile"),
 		fmt.Sprintf("--window-size=%d,%d", width, height)}
+	if req.Dial != nil {
+		// Every request of the page (redirects and subresources included)
+		// goes through a local proxy that dials with req.Dial; loopback is
+		// not bypassed, and WebRTC may not send UDP around it.
+		proxy, err := startProxy(req.Dial)
+		if err != nil {
+			return Result{}, err
+		}
+		defer proxy.Close()
+		args = append(args, "--proxy-server="+proxy.URL(), "--proxy-bypass-list=<-loopback>",
+			"--force-webrtc-ip-handling-policy=disable_non_proxied_udp")
+	}
 	if out == "pdf" {
 		args = append(args, "--no-pdf-header-footer", "--print-to-pdf="+shot)
 	} else {
@@ -271,11 +283,7 @@ func (r *Registry) captureWebsite(ctx context.Context, req Request, progress fun
 	res := Result{Engine: engineChromium, EngineVersion: r.chromiumVersion()}
 	name := outputNames(req, stem, out, nil)[0]
 	if out == "jpg" {
-		img, _, err := decodeImage(shot, "screenshot")
-		if err != nil {
-			return Result{}, err
-		}
-		f, err := writeImageFile(req.OutDir, name, img, "jpg", 90, false)
+		f, err := imageStep(ctx, r.limitsFor(req), File{Name: "screenshot.png", Path: shot}, sizeOpts{}, "jpg", 90, false, req.OutDir, name)
 		if err != nil {
 			return Result{}, err
 		}

@@ -179,11 +179,15 @@ func jpegWithExif(t testing.TB, dir, name string) File {
 
 func decodeFile(t testing.TB, path string) (image.Image, string) {
 	t.Helper()
-	img, format, err := decodeImage(path, filepath.Base(path))
+	info, err := probeImage(path, filepath.Base(path))
 	if err != nil {
 		t.Fatalf("decode %s: %v", path, err)
 	}
-	return img, format
+	img, err := decodeImage(context.Background(), path, filepath.Base(path), info)
+	if err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	return img, info.format
 }
 
 func pageCount(t testing.TB, path string) int {

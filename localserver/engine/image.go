@@ -25,9 +25,6 @@ var (
 	imageOutputs = []string{"bmp", "gif", "jpg", "png", "tiff"}
 )
 
-// maxPixels rejects decompression bombs before a decoder allocates.
-const maxPixels = 100_000_000
-
 func isImageInput(f string) bool  { return slices.Contains(imageInputs, f) }
 func isImageOutput(f string) bool { return slices.Contains(imageOutputs, f) }
 
@@ -51,47 +48,119 @@ func decoderFor(head []byte) (string, func(io.Reader) (image.Image, error), func
 	return "", nil, nil
 }
 
-// sniffImage reads the header of path and returns its real format and size.
-func sniffImage(path, display string) (format string, cfg image.Config, err error) {
+// imageInfo is what the header of an image file says, read without
+// decoding any pixel.
+type imageInfo struct {
+	format string
+	cfg    image.Config
+	// decoded is what decoding allocates: width x height x bytes per pixel
+	// of the colour model, plus the decoder's own scratch.
+	decoded int64
+}
+
+// probeImage reads the header of path: its real format, size and cost.
+func probeImage(path, display string) (imageInfo, error) {
+	var info imageInfo
 	f, err := os.Open(path)
 	if err != nil {
-		return "", cfg, newError(CodeInvalidFile, err, "%s cannot be opened", display)
+		return info, newError(CodeInvalidFile, err, "%s cannot be opened", display)
 	}
 	defer f.Close()
 	br := bufio.NewReader(f)
-	head, _ := br.Peek(16)
+	head, _ := br.Peek(32)
 	format, _, decodeConfig := decoderFor(head)
 	if format == "" {
-		return "", cfg, newError(CodeInvalidFile, nil, "%s is not a supported image (png, jpg, gif, bmp, tiff, webp)", display)
+		return info, newError(CodeInvalidFile, nil, "%s is not a supported image (png, jpg, gif, bmp, tiff, webp)", display)
 	}
 	err = guard(display, func() error {
 		var derr error
-		cfg, derr = decodeConfig(br)
+		info.cfg, derr = decodeConfig(br)
 		return derr
 	})
 	if err != nil {
-		return "", cfg, asInvalid(err, "%s is a damaged %s image", display, format)
+		return info, asInvalid(err, "%s is a damaged %s image", display, format)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return "", cfg, newError(CodeInvalidFile, nil, "%s has unsupported dimensions %dx%d (limit %d pixels)", display, cfg.Width, cfg.Height, maxPixels)
+	w, h := int64(info.cfg.Width), int64(info.cfg.Height)
+	if w <= 0 || h <= 0 {
+		return info, newError(CodeInvalidFile, nil, "%s has unsupported dimensions %dx%d", display, w, h)
 	}
-	return format, cfg, nil
+	info.format = format
+	pixels := mul(w, h, bytesPerPixel(info.cfg.ColorModel))
+	info.decoded = pixels
+	switch format {
+	case "png":
+		if len(head) > 28 && head[28] == 1 { // Adam7: one image per pass, then the result
+			info.decoded = add(info.decoded, pixels)
+		}
+	case "jpg":
+		if progressive, comps := jpegFrame(path); progressive { // 64 int32 coefficients per 8x8 block and component
+			info.decoded = add(info.decoded, mul(w, h, 4, int64(max(comps, 1))))
+		}
+	case "tiff", "webp": // whole strips, or the lossless transform buffers
+		info.decoded = add(info.decoded, pixels)
+	}
+	return info, nil
 }
 
-// decodeImage decodes the first frame of an image file.
-func decodeImage(path, display string) (image.Image, string, error) {
-	format, _, err := sniffImage(path, display)
-	if err != nil {
-		return nil, "", err
+// checkDecode refuses an input whose decoding alone exceeds the budget.
+func checkDecode(info imageInfo, display string, budget int64) error {
+	if info.decoded > budget {
+		return newError(CodeInvalidFile, nil, "%s is %dx%d pixels; decoding it needs %s, more than the limit of %s per image",
+			display, info.cfg.Width, info.cfg.Height, human(info.decoded), human(budget))
 	}
+	return nil
+}
+
+// jpegFrame reads the start-of-frame marker: progressive JPEGs keep every
+// coefficient in memory while decoding.
+func jpegFrame(path string) (progressive bool, components int) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, "", newError(CodeInvalidFile, err, "%s cannot be opened", display)
+		return false, 0
 	}
 	defer f.Close()
 	br := bufio.NewReader(f)
+	var soi [2]byte
+	if _, err := io.ReadFull(br, soi[:]); err != nil || soi != [2]byte{0xff, 0xd8} {
+		return false, 0
+	}
+	for range 256 { // the frame header comes after a few metadata segments
+		var hdr [4]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil || hdr[0] != 0xff {
+			return false, 0
+		}
+		marker, n := hdr[1], int(hdr[2])<<8|int(hdr[3])-2
+		if n < 0 || marker == 0xda || marker == 0xd9 {
+			return false, 0
+		}
+		if marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc {
+			var sof [6]byte
+			if _, err := io.ReadFull(br, sof[:]); err != nil {
+				return false, 0
+			}
+			return marker == 0xc2 || marker == 0xc6 || marker == 0xca || marker == 0xce, int(sof[5])
+		}
+		if _, err := br.Discard(n); err != nil {
+			return false, 0
+		}
+	}
+	return false, 0
+}
+
+// decodeImage decodes the first frame of a probed image file; reading
+// stops when ctx ends.
+func decodeImage(ctx context.Context, path, display string, info imageInfo) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, newError(CodeInvalidFile, err, "%s cannot be opened", display)
+	}
+	defer f.Close()
+	br := bufio.NewReader(ctxReader{ctx, f})
 	head, _ := br.Peek(16)
-	_, decode, _ := decoderFor(head)
+	format, decode, _ := decoderFor(head)
+	if format != info.format {
+		return nil, newError(CodeInvalidFile, nil, "%s changed while it was read", display)
+	}
 	var img image.Image
 	err = guard(display, func() error {
 		var derr error
@@ -99,9 +168,37 @@ func decodeImage(path, display string) (image.Image, string, error) {
 		return derr
 	})
 	if err != nil {
-		return nil, "", asInvalid(err, "%s is a damaged %s image", display, format)
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, asInvalid(err, "%s is a damaged %s image", display, format)
 	}
-	return img, format, nil
+	return img, nil
+}
+
+// imageStep is one budgeted image conversion: probe the header, check the
+// budget for decoding, resizing and encoding, then do it.
+func imageStep(ctx context.Context, lim Limits, in File, size sizeOpts, format string, quality int, bestPNG bool, dir, name string) (File, error) {
+	display := displayName(in)
+	info, err := probeImage(in.Path, display)
+	if err != nil {
+		return File{}, err
+	}
+	if err := checkDecode(info, display, lim.MaxImageMemory); err != nil {
+		return File{}, err
+	}
+	cost, err := planStep(display, info.cfg.Width, info.cfg.Height, info.decoded, opaqueModel(info.cfg.ColorModel), size, format, lim.MaxImageMemory)
+	if err != nil {
+		return File{}, err
+	}
+	img, err := decodeImage(ctx, in.Path, display, info)
+	if err != nil {
+		return File{}, err
+	}
+	if img, err = applyResize(ctx, img, cost.plan); err != nil {
+		return File{}, err
+	}
+	return writeImageFile(ctx, dir, name, img, format, quality, bestPNG)
 }
 
 // asInvalid keeps an *Error as is and wraps anything else as INVALID_FILE.
@@ -146,14 +243,15 @@ func flatten(img image.Image) image.Image {
 	return dst
 }
 
-// writeImageFile encodes img into dir/name (made unique) and stats it.
-func writeImageFile(dir, name string, img image.Image, format string, quality int, bestPNG bool) (File, error) {
+// writeImageFile encodes img into dir/name (made unique) and stats it;
+// writing stops when ctx ends.
+func writeImageFile(ctx context.Context, dir, name string, img image.Image, format string, quality int, bestPNG bool) (File, error) {
 	path, name := uniquePath(dir, name)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return File{}, fmt.Errorf("create %s: %w", name, err)
 	}
-	bw := bufio.NewWriterSize(f, 1<<16)
+	bw := bufio.NewWriterSize(ctxWriter{ctx, f}, 1<<16)
 	err = encodeImage(bw, img, format, quality, bestPNG)
 	if err == nil {
 		err = bw.Flush()
@@ -163,6 +261,9 @@ func writeImageFile(dir, name string, img image.Image, format string, quality in
 	}
 	if err != nil {
 		os.Remove(path)
+		if cerr := ctx.Err(); cerr != nil {
+			return File{}, cerr
+		}
 		return File{}, fmt.Errorf("encode %s: %w", name, err)
 	}
 	return statFile(name, path)
@@ -195,54 +296,34 @@ func readSizeOpts(opts map[string]any, defW, defH int, defFit string) (sizeOpts,
 	return s, nil
 }
 
-// resize applies CloudConvert's fit semantics:
-//   - max: fit inside width x height keeping the aspect ratio, never enlarge;
-//   - upscale: like max, but enlarges small images;
-//   - crop: cover width x height, then cut the excess from the centre;
-//   - scale: exactly width x height, ignoring the aspect ratio.
-//
-// A missing width or height is derived from the other by the aspect ratio.
-func resize(img image.Image, s sizeOpts) image.Image {
-	b := img.Bounds()
-	sw, sh := b.Dx(), b.Dy()
-	if (s.width == 0 && s.height == 0) || sw == 0 || sh == 0 {
-		return img
+// applyResize performs a planned resize. BiLinear runs in one call (its
+// scratch was budgeted); ApproxBiLinear runs in bands of rows so that the
+// context is honoured on huge images.
+func applyResize(ctx context.Context, img image.Image, p resizePlan) (image.Image, error) {
+	if !p.resize {
+		return img, nil
 	}
-	w, h := s.width, s.height
-	if w == 0 {
-		w = max(1, sw*h/sh)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	if h == 0 {
-		h = max(1, sh*w/sw)
-	}
-	switch s.fit {
-	case "scale":
-		return scaleTo(img, image.Rect(0, 0, w, h), b)
-	case "crop":
-		scale := max(float64(w)/float64(sw), float64(h)/float64(sh))
-		cw, ch := int(float64(w)/scale+0.5), int(float64(h)/scale+0.5)
-		cw, ch = min(max(cw, 1), sw), min(max(ch, 1), sh)
-		x0, y0 := b.Min.X+(sw-cw)/2, b.Min.Y+(sh-ch)/2
-		return scaleTo(img, image.Rect(0, 0, w, h), image.Rect(x0, y0, x0+cw, y0+ch))
-	default: // max, upscale
-		scale := min(float64(w)/float64(sw), float64(h)/float64(sh))
-		if scale >= 1 && s.fit == "max" {
-			return img
-		}
-		dw, dh := max(1, int(float64(sw)*scale+0.5)), max(1, int(float64(sh)*scale+0.5))
-		return scaleTo(img, image.Rect(0, 0, dw, dh), b)
-	}
-}
-
-func scaleTo(img image.Image, dr, sr image.Rectangle) image.Image {
-	if dr.Dx() == sr.Dx() && dr.Dy() == sr.Dy() && sr == img.Bounds() {
-		return img
-	}
+	dr := image.Rect(0, 0, int(p.dw), int(p.dh))
 	dst := image.NewRGBA(dr)
-	// CatmullRom is sharp but slow; bilinear is the usual trade-off for a
-	// server that resizes on 2 cores.
-	draw.BiLinear.Scale(dst, dr, img, sr, draw.Src, nil)
-	return dst
+	sr := p.crop.Add(img.Bounds().Min)
+	if p.kernel {
+		// CatmullRom is sharp but slow; bilinear is the usual trade-off for
+		// a server that resizes on 2 cores.
+		draw.BiLinear.Scale(dst, dr, img, sr, draw.Src, nil)
+		return dst, ctx.Err()
+	}
+	const band = 256
+	for y := 0; y < dr.Dy(); y += band {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		part := dst.SubImage(image.Rect(0, y, dr.Dx(), min(y+band, dr.Dy()))).(*image.RGBA)
+		draw.ApproxBiLinear.Scale(part, dr, img, sr, draw.Src, nil)
+	}
+	return dst, nil
 }
 
 // convertImages handles convert with image inputs and an image output.
@@ -255,19 +336,15 @@ func (r *Registry) convertImages(ctx context.Context, req Request, progress func
 	if err != nil {
 		return Result{}, err
 	}
+	lim := r.limitsFor(req)
 	var res Result
 	res.Engine, res.EngineVersion = engineGoImage, goVersion()
 	for i, in := range req.Inputs {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		img, _, err := decodeImage(in.Path, displayName(in))
-		if err != nil {
-			return Result{}, err
-		}
-		img = resize(img, size)
 		name := outputNames(req, baseName(in), req.OutputFormat, nil)[0]
-		out, err := writeImageFile(req.OutDir, name, img, req.OutputFormat, quality, false)
+		out, err := imageStep(ctx, lim, in, size, req.OutputFormat, quality, false, req.OutDir, name)
 		if err != nil {
 			return Result{}, err
 		}
@@ -291,32 +368,42 @@ func (r *Registry) optimizeImage(ctx context.Context, req Request, in File, form
 	if err != nil {
 		return File{}, err
 	}
-	img, real, err := decodeImage(in.Path, displayName(in))
+	display := displayName(in)
+	info, err := probeImage(in.Path, display)
 	if err != nil {
 		return File{}, err
 	}
-	if real != format {
-		return File{}, newError(CodeInvalidFile, nil, "%s is named .%s but contains a %s image", displayName(in), format, real)
+	if info.format != format {
+		return File{}, newError(CodeInvalidFile, nil, "%s is named .%s but contains a %s image", display, format, info.format)
 	}
-	if err := ctx.Err(); err != nil {
+	lim := r.limitsFor(req)
+	if err := checkDecode(info, display, lim.MaxImageMemory); err != nil {
 		return File{}, err
 	}
-	var buf bytes.Buffer
-	if err := encodeImage(&buf, img, format, quality, true); err != nil {
-		return File{}, fmt.Errorf("encode: %w", err)
+	if _, err := planStep(display, info.cfg.Width, info.cfg.Height, info.decoded, opaqueModel(info.cfg.ColorModel), sizeOpts{}, format, lim.MaxImageMemory); err != nil {
+		return File{}, err
 	}
-	name := outputNames(req, baseName(in), format, nil)[0]
-	path, name := uniquePath(req.OutDir, name)
-	orig, err := os.ReadFile(in.Path)
+	img, err := decodeImage(ctx, in.Path, display, info)
 	if err != nil {
-		return File{}, newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+		return File{}, err
 	}
-	data := buf.Bytes()
-	if len(orig) <= len(data) {
-		data = orig
+	out, err := writeImageFile(ctx, req.OutDir, outputNames(req, baseName(in), format, nil)[0], img, format, quality, true)
+	if err != nil {
+		return File{}, err
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return File{}, fmt.Errorf("write %s: %w", name, err)
+	if in.Size <= 0 {
+		if st, err := os.Stat(in.Path); err == nil {
+			in.Size = st.Size()
+		}
 	}
-	return statFile(name, path)
+	if in.Size > 0 && in.Size <= out.Size { // never make it bigger
+		if err := os.Remove(out.Path); err != nil {
+			return File{}, fmt.Errorf("replace %s: %w", out.Name, err)
+		}
+		if err := copyFile(in.Path, out.Path); err != nil {
+			return File{}, newError(CodeInvalidFile, err, "%s cannot be read", display)
+		}
+		return statFile(out.Name, out.Path)
+	}
+	return out, nil
 }

@@ -100,7 +100,7 @@ func (r *Registry) thumbnail(ctx context.Context, req Request, progress func(int
 				return Result{}, err
 			}
 			files, err := r.renderPages(ctx, in, renderSpec{
-				dpi: 72, size: size, format: out, quality: quality, outDir: req.OutDir, req: req, first: true,
+				dpi: 72, size: size, format: out, quality: quality, outDir: req.OutDir, req: req, first: true, limits: r.limitsFor(req),
 			}, func(int) {})
 			if err != nil {
 				return Result{}, err
@@ -108,11 +108,7 @@ func (r *Registry) thumbnail(ctx context.Context, req Request, progress func(int
 			res.Files = append(res.Files, files...)
 		case isImageInput(format):
 			res.Engine, res.EngineVersion = engineGoImage, goVersion()
-			img, _, err := decodeImage(in.Path, displayName(in))
-			if err != nil {
-				return Result{}, err
-			}
-			f, err := writeImageFile(req.OutDir, outputNames(req, baseName(in), out, nil)[0], resize(img, size), out, quality, false)
+			f, err := imageStep(ctx, r.limitsFor(req), in, size, out, quality, false, req.OutDir, outputNames(req, baseName(in), out, nil)[0])
 			if err != nil {
 				return Result{}, err
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -72,21 +73,24 @@ func optRange(opts map[string]any, key string, lo, hi, def int) (int, error) {
 
 // parsePages parses CloudConvert's "pages" option ("1", "1-3", "1,3,5-7",
 // "2-" meaning to the end) against a document of count pages. It returns
-// 1-based page numbers in ascending order without duplicates.
-func parsePages(spec string, count int) ([]int, error) {
+// 1-based page numbers in ascending order without duplicates, and refuses
+// a selection of more than limit pages before building it.
+func parsePages(spec string, count, limit int) ([]int, error) {
 	spec = strings.TrimSpace(spec)
-	if spec == "" {
-		all := make([]int, count)
-		for i := range all {
-			all[i] = i + 1
-		}
-		return all, nil
-	}
-	seen := make(map[int]bool)
 	bad := func() ([]int, error) {
-		return nil, newError(CodeInvalidOptions, nil, "option pages %q is not a page list like \"1-3,5\" (the document has %d pages)", spec, count)
+		return nil, newError(CodeInvalidOptions, nil, "option pages %q is not a page list like \"1-3,5\" (the document has %d pages)", short(spec), count)
 	}
-	for _, part := range strings.Split(spec, ",") {
+	if len(spec) > 4096 {
+		return bad()
+	}
+	var ranges [][2]int
+	if spec == "" {
+		ranges = [][2]int{{1, count}}
+	}
+	for part := range strings.SplitSeq(spec, ",") {
+		if spec == "" {
+			break
+		}
 		part = strings.TrimSpace(part)
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(strings.TrimSpace(lo))
@@ -104,15 +108,36 @@ func parsePages(spec string, count int) ([]int, error) {
 		if a < 1 || b < a || b > count {
 			return bad()
 		}
-		for p := a; p <= b; p++ {
-			seen[p] = true
-		}
+		ranges = append(ranges, [2]int{a, b})
 	}
-	out := make([]int, 0, len(seen))
-	for p := 1; p <= count; p++ {
-		if seen[p] {
+	slices.SortFunc(ranges, func(x, y [2]int) int { return x[0] - y[0] })
+	merged := ranges[:0]
+	n := 0
+	for _, r := range ranges {
+		if len(merged) > 0 && r[0] <= merged[len(merged)-1][1]+1 {
+			last := &merged[len(merged)-1]
+			n += max(0, r[1]-last[1])
+			last[1] = max(last[1], r[1])
+			continue
+		}
+		merged = append(merged, r)
+		n += r[1] - r[0] + 1
+	}
+	if n > limit {
+		return nil, newError(CodeInvalidOptions, nil, "%d pages are selected for rendering; the limit is %d pages per task: select fewer with the pages option, e.g. \"1-%d\"", n, limit, limit)
+	}
+	out := make([]int, 0, n)
+	for _, r := range merged {
+		for p := r[0]; p <= r[1]; p++ {
 			out = append(out, p)
 		}
 	}
 	return out, nil
+}
+
+func short(s string) string {
+	if len(s) > 64 {
+		return strings.ToValidUTF8(s[:61], "") + "..."
+	}
+	return s
 }

@@ -65,36 +65,70 @@ func checkPDF(in File) error {
 
 // imagePDFBytes makes a one-page PDF whose page is the image's size.
 // JPEGs are embedded as they are; other formats are decoded and stored as
-// PNG (lossless), which also normalizes webp/bmp/gif for pdfcpu.
-func imagePDFBytes(in File) ([]byte, error) {
-	format, _, err := sniffImage(in.Path, displayName(in))
+// PNG (lossless), which also normalizes webp/bmp/gif for pdfcpu. The cost
+// is budgeted first: pdfcpu decodes a PNG once more to embed it.
+func imagePDFBytes(ctx context.Context, in File, lim Limits) ([]byte, error) {
+	display := displayName(in)
+	info, err := probeImage(in.Path, display)
 	if err != nil {
 		return nil, err
 	}
+	size := in.Size
+	if st, err := os.Stat(in.Path); err == nil {
+		size = st.Size()
+	}
+	cost := add(mul(size, 2), mul(info.decoded, 2)) // the file, pdfcpu's decode and its re-encoded stream
+	if info.format != "png" && info.format != "jpg" {
+		cost = add(cost, info.decoded) // our decode before pdfcpu's
+	}
+	if info.format == "jpg" {
+		cost = mul(size, 3) // embedded as it is
+	}
+	if cost > lim.MaxImageMemory {
+		return nil, newError(CodeInvalidFile, nil, "%s is %dx%d pixels; placing it into a PDF needs %s, more than the limit of %s per image",
+			display, info.cfg.Width, info.cfg.Height, human(cost), human(lim.MaxImageMemory))
+	}
 	var data []byte
-	if format == "jpg" || format == "png" {
+	if info.format == "jpg" || info.format == "png" {
 		if data, err = os.ReadFile(in.Path); err != nil {
-			return nil, newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+			return nil, newError(CodeInvalidFile, err, "%s cannot be read", display)
 		}
 	} else {
-		img, _, err := decodeImage(in.Path, displayName(in))
+		img, err := decodeImage(ctx, in.Path, display, info)
 		if err != nil {
 			return nil, err
 		}
 		var buf bytes.Buffer
-		if err := encodeImage(&buf, img, "png", 0, false); err != nil {
-			return nil, fmt.Errorf("encode %s: %w", displayName(in), err)
+		if err := encodeImage(ctxWriter{ctx, &buf}, img, "png", 0, false); err != nil {
+			return nil, fmt.Errorf("encode %s: %w", display, err)
 		}
 		data = buf.Bytes()
 	}
 	var out bytes.Buffer
-	err = guard(displayName(in), func() error {
+	err = guard(display, func() error {
 		return api.ImportImages(nil, &out, []io.Reader{bytes.NewReader(data)}, pdfcpu.DefaultImportConfig(), pdfConf())
 	})
 	if err != nil {
-		return nil, asInvalid(err, "%s could not be placed into a PDF", displayName(in))
+		return nil, asInvalid(err, "%s could not be placed into a PDF", display)
 	}
 	return out.Bytes(), nil
+}
+
+// readPDF reads a PDF for pdfcpu, which holds a parsed copy of it in memory
+// (several times the file), so inputs are capped at maxPDFBytes.
+func readPDF(in File, total *int64) ([]byte, error) {
+	st, err := os.Stat(in.Path)
+	if err != nil {
+		return nil, newError(CodeInvalidFile, err, "%s cannot be opened", displayName(in))
+	}
+	if *total += st.Size(); *total > maxPDFBytes {
+		return nil, newError(CodeInvalidFile, nil, "the PDF input is larger than %s, the limit of PDF processing", human(maxPDFBytes))
+	}
+	data, err := os.ReadFile(in.Path)
+	if err != nil {
+		return nil, newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+	}
+	return data, nil
 }
 
 func writeBytes(dir, name string, data []byte) (File, error) {
@@ -112,7 +146,7 @@ func (r *Registry) convertImagesToPDF(ctx context.Context, req Request, progress
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		data, err := imagePDFBytes(in)
+		data, err := imagePDFBytes(ctx, in, r.limitsFor(req))
 		if err != nil {
 			return Result{}, err
 		}
@@ -132,6 +166,7 @@ func (r *Registry) merge(ctx context.Context, req Request, progress func(int)) (
 		return Result{}, newError(CodeUnsupportedConversion, nil, "merge to %q is not supported; merge supports: pdf", req.OutputFormat)
 	}
 	readers := make([]io.ReadSeeker, 0, len(req.Inputs))
+	var total int64
 	for i, in := range req.Inputs {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
@@ -139,15 +174,18 @@ func (r *Registry) merge(ctx context.Context, req Request, progress func(int)) (
 		f := formatOf(in.Name, in.Path)
 		switch {
 		case isPDF(in.Path):
-			data, err := os.ReadFile(in.Path)
+			data, err := readPDF(in, &total)
 			if err != nil {
-				return Result{}, newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+				return Result{}, err
 			}
 			readers = append(readers, bytes.NewReader(data))
 		case isImageInput(f) || f == "":
-			data, err := imagePDFBytes(in)
+			data, err := imagePDFBytes(ctx, in, r.limitsFor(req))
 			if err != nil {
 				return Result{}, err
+			}
+			if total += int64(len(data)); total > maxPDFBytes {
+				return Result{}, newError(CodeInvalidFile, nil, "the merged PDF would be larger than %s, the limit of PDF processing", human(maxPDFBytes))
 			}
 			readers = append(readers, bytes.NewReader(data))
 		default:
@@ -195,9 +233,10 @@ func (r *Registry) optimizePDF(ctx context.Context, req Request, in File) (File,
 	if err := checkPDF(in); err != nil {
 		return File{}, err
 	}
-	data, err := os.ReadFile(in.Path)
+	var total int64
+	data, err := readPDF(in, &total)
 	if err != nil {
-		return File{}, newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+		return File{}, err
 	}
 	var out bytes.Buffer
 	if err := pdfCall(displayName(in), func() error { return api.Optimize(bytes.NewReader(data), &out, pdfConf()) }); err != nil {
@@ -224,6 +263,9 @@ func pdfMetadata(in File) (map[string]any, error) {
 		return nil, newError(CodeInvalidFile, err, "%s cannot be opened", displayName(in))
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > maxPDFBytes {
+		return nil, newError(CodeInvalidFile, nil, "%s is larger than %s, the limit of PDF processing", displayName(in), human(maxPDFBytes))
+	}
 	var info *pdfcpu.PDFInfo
 	err = pdfCall(displayName(in), func() error {
 		var ierr error
@@ -302,7 +344,7 @@ func (r *Registry) convertPDFToImages(ctx context.Context, req Request, progress
 		span := 100 / len(req.Inputs)
 		files, err := r.renderPages(ctx, in, renderSpec{
 			pages: optString(req.Options, "pages"), dpi: dpi, size: size,
-			format: req.OutputFormat, quality: quality, outDir: req.OutDir, req: req,
+			format: req.OutputFormat, quality: quality, outDir: req.OutDir, req: req, limits: r.limitsFor(req),
 		}, func(p int) { progress(i*span + p*span/100) })
 		if err != nil {
 			return Result{}, err
@@ -330,6 +372,7 @@ type renderSpec struct {
 	outDir  string
 	req     Request
 	first   bool // thumbnail: only the first page, always a single output
+	limits  Limits
 }
 
 // outputPageNames names the rendered pages of in.
@@ -340,10 +383,14 @@ func outputPageNames(spec renderSpec, in File, pages []int) []string {
 	return outputNames(spec.req, baseName(in), spec.format, pages)
 }
 
-// encodePage resizes a rendered page and writes it.
-func encodePage(img image.Image, spec renderSpec, name string) (File, error) {
-	img = resize(img, spec.size)
-	return writeImageFile(spec.outDir, name, img, spec.format, spec.quality, false)
+// encodePage resizes a rendered page and writes it; plan was budgeted
+// before the page was rendered.
+func encodePage(ctx context.Context, img image.Image, plan resizePlan, spec renderSpec, name string) (File, error) {
+	img, err := applyResize(ctx, img, plan)
+	if err != nil {
+		return File{}, err
+	}
+	return writeImageFile(ctx, spec.outDir, name, img, spec.format, spec.quality, false)
 }
 
 // tempDir makes a scratch directory; call the returned func to remove it.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -18,8 +19,10 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 )
 
-// maxPDFBytes bounds what is loaded into the WebAssembly memory (4 GiB max).
-const maxPDFBytes = 512 << 20
+// maxPDFBytes bounds a PDF input: PDFium holds it twice (Go and
+// WebAssembly memory, 4 GiB at most), pdfcpu a parsed copy several times
+// its size.
+const maxPDFBytes = 256 << 20
 
 // pool returns the PDFium WebAssembly pool, starting it on first use.
 // Compiling the 5.8 MB module is the expensive part; instances are cheap.
@@ -67,7 +70,7 @@ func (r *Registry) withPDFium(ctx context.Context, in File, fn func(inst pdfium.
 		return newError(CodeInvalidFile, err, "%s cannot be opened", displayName(in))
 	}
 	if st.Size() > maxPDFBytes {
-		return newError(CodeInvalidFile, nil, "%s is larger than %d MiB, the PDF rendering limit", displayName(in), maxPDFBytes>>20)
+		return newError(CodeInvalidFile, nil, "%s is larger than %s, the limit of PDF processing", displayName(in), human(maxPDFBytes))
 	}
 	data, err := os.ReadFile(in.Path)
 	if err != nil {
@@ -102,19 +105,22 @@ func (r *Registry) withPDFium(ctx context.Context, in File, fn func(inst pdfium.
 }
 
 // renderPages renders the pages selected by spec; progress gets 0..100.
+// The page count is checked against the page cap before the first render,
+// and every page's pixel size against the image budget before it renders.
 func (r *Registry) renderPages(ctx context.Context, in File, spec renderSpec, progress func(int)) ([]File, error) {
 	var files []File
+	display := displayName(in)
 	err := r.withPDFium(ctx, in, func(inst pdfium.Pdfium, doc references.FPDF_DOCUMENT) error {
 		pc, err := inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: doc})
 		if err != nil {
-			return newError(CodeInvalidFile, err, "%s: page count unreadable", displayName(in))
+			return newError(CodeInvalidFile, err, "%s: page count unreadable", display)
 		}
 		if pc.PageCount == 0 {
-			return newError(CodeInvalidFile, nil, "%s has no pages", displayName(in))
+			return newError(CodeInvalidFile, nil, "%s has no pages", display)
 		}
 		pages := []int{1}
 		if !spec.first {
-			if pages, err = parsePages(spec.pages, pc.PageCount); err != nil {
+			if pages, err = parsePages(spec.pages, pc.PageCount, spec.limits.MaxPages); err != nil {
 				return err
 			}
 		}
@@ -123,11 +129,20 @@ func (r *Registry) renderPages(ctx context.Context, in File, spec renderSpec, pr
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			if err := checkPageBudget(inst, doc, page, spec, display); err != nil {
+				return err
+			}
 			img, cleanup, err := renderPage(inst, doc, page-1, spec)
 			if err != nil {
-				return newError(CodeInvalidFile, err, "%s: page %d could not be rendered", displayName(in), page)
+				return newError(CodeInvalidFile, err, "%s: page %d could not be rendered", display, page)
 			}
-			f, err := encodePage(img, spec, names[i])
+			b := img.Bounds()
+			cost, err := planStep(fmt.Sprintf("page %d of %s", page, display), b.Dx(), b.Dy(), mul(int64(b.Dx()), int64(b.Dy()), 4), false, spec.size, spec.format, spec.limits.MaxImageMemory)
+			if err != nil {
+				cleanup()
+				return err
+			}
+			f, err := encodePage(ctx, img, cost.plan, spec, names[i])
 			cleanup()
 			if err != nil {
 				return err
@@ -146,12 +161,38 @@ func (r *Registry) renderPages(ctx context.Context, in File, spec renderSpec, pr
 	return files, nil
 }
 
-// renderPage renders one page. With a fit size (thumbnails) it renders
-// straight at that size, which is much cheaper than a full-DPI render.
-// The image is only valid until cleanup is called (it lives in wasm memory).
+// checkPageBudget refuses a page whose render alone would exceed the image
+// budget, from its size in points, before PDFium allocates the bitmap.
+func checkPageBudget(inst pdfium.Pdfium, doc references.FPDF_DOCUMENT, page int, spec renderSpec, display string) error {
+	var w, h int64
+	if pixelRender(spec) {
+		w, h = int64(spec.size.width), int64(spec.size.height) // the fit is inside these
+	} else {
+		sz, err := inst.FPDF_GetPageSizeByIndex(&requests.FPDF_GetPageSizeByIndex{Document: doc, Index: page - 1})
+		if err != nil {
+			return newError(CodeInvalidFile, err, "%s: the size of page %d is unreadable", display, page)
+		}
+		px := func(pt float64) int64 { return int64(math.Ceil(min(max(pt, 0), 1e9) * float64(spec.dpi) / 72)) }
+		w, h = px(sz.Width), px(sz.Height)
+	}
+	if cost := mul(w, h, 4); cost > spec.limits.MaxImageMemory {
+		return newError(CodeInvalidOptions, nil, "page %d of %s renders to %dx%d pixels at %d DPI (%s); the limit is %s per image: ask for a lower pixel_density or a smaller size",
+			page, display, w, h, spec.dpi, human(cost), human(spec.limits.MaxImageMemory))
+	}
+	return nil
+}
+
+// pixelRender: thumbnails with a fit size render straight at that size,
+// which is much cheaper than a full-DPI render.
+func pixelRender(spec renderSpec) bool {
+	return spec.first && spec.size.width > 0 && spec.size.height > 0 && spec.size.fit != "crop" && spec.size.fit != "scale"
+}
+
+// renderPage renders one page. The image is only valid until cleanup is
+// called (it lives in wasm memory).
 func renderPage(inst pdfium.Pdfium, doc references.FPDF_DOCUMENT, index int, spec renderSpec) (image.Image, func(), error) {
 	page := requests.Page{ByIndex: &requests.PageByIndex{Document: doc, Index: index}}
-	if spec.first && spec.size.width > 0 && spec.size.height > 0 && spec.size.fit != "crop" && spec.size.fit != "scale" {
+	if pixelRender(spec) {
 		res, err := inst.RenderPageInPixels(&requests.RenderPageInPixels{
 			Page: page, Width: spec.size.width, Height: spec.size.height, RenderForm: true, Document: &doc,
 		})

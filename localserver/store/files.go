@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/cctoolkit/cloudconvert/localserver/internal/filename"
 )
 
 // FileRecord describes a stored file. Path is absolute, inside the data
@@ -61,10 +63,7 @@ func SanitizeName(name string) string {
 	if name == "" {
 		return "file"
 	}
-	if len(name) > 255 {
-		name = name[:255]
-	}
-	return name
+	return filename.Truncate(name, 255)
 }
 
 // ctxReader stops a long copy when the context ends.
