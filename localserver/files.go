@@ -41,27 +41,51 @@ func uploadErr(w http.ResponseWriter, status int, code, msg string) {
 	writeXML(w, status, s3Error{Code: code, Message: msg})
 }
 
+// Upload forms are bounded before they are read: the form's URL carries
+// the signature, checked before the body; then at most maxFormFields
+// fields of at most maxFormField bytes each precede the file, and the whole
+// body (chunked too) is capped at MaxFileSize plus 1 MiB.
+const (
+	maxFormFields = 32
+	maxFormField  = 8 << 10
+)
+
 // upload is the form target of import/upload tasks: multipart/form-data,
 // no Authorization; the signed parameters come first and the file last.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("task")
+	q := r.URL.Query()
+	exp, err := strconv.ParseInt(q.Get("expires"), 10, 64)
+	if err != nil || !s.checkSig(q.Get("signature"), "upload", id, q.Get("expires")) {
+		uploadErr(w, http.StatusForbidden, "AccessDenied", "Invalid according to Policy: the signature of the upload URL does not match (post to the form's url exactly as given, query included)")
+		return
+	}
+	if time.Now().Unix() > exp {
+		uploadErr(w, http.StatusForbidden, "AccessDenied", "Invalid according to Policy: Policy expired")
+		return
+	}
+	if !s.awaitsUpload(id) {
+		uploadErr(w, http.StatusConflict, "InvalidRequest", "This task does not wait for an upload (it was deleted, cancelled or already received its file)")
+		return
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		uploadErr(w, http.StatusBadRequest, "InvalidRequest", "The upload must be multipart/form-data")
 		return
 	}
-	// Fail early on a declared size over the cap.
-	if r.ContentLength > s.cfg.MaxFileSize+1<<20 {
+	limit := s.cfg.MaxFileSize + 1<<20
+	if r.ContentLength > limit { // fail early on a declared size over the cap
 		uploadErr(w, http.StatusBadRequest, "EntityTooLarge", fmt.Sprintf("Your proposed upload exceeds the maximum allowed size of %d bytes", s.cfg.MaxFileSize))
 		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		uploadErr(w, http.StatusBadRequest, "InvalidRequest", "The upload must be multipart/form-data")
 		return
 	}
 	params := map[string]string{}
-	for {
+	for fields := 0; ; fields++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			uploadErr(w, http.StatusBadRequest, "InvalidArgument", "POST requires exactly one file upload per request (the file field must come last)")
@@ -72,33 +96,27 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if part.FormName() != "file" {
-			v, err := io.ReadAll(io.LimitReader(part, 64<<10))
+			if fields >= maxFormFields {
+				uploadErr(w, http.StatusBadRequest, "InvalidArgument", fmt.Sprintf("The form has more than %d fields before the file", maxFormFields))
+				return
+			}
+			v, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
 			part.Close()
 			if err != nil {
 				uploadErr(w, http.StatusBadRequest, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data")
 				return
 			}
+			if len(v) > maxFormField {
+				uploadErr(w, http.StatusBadRequest, "InvalidArgument", fmt.Sprintf("The form field %q is longer than %d bytes", short(part.FormName()), maxFormField))
+				return
+			}
 			params[part.FormName()] = string(v)
 			continue
 		}
-		exp, _ := strconv.ParseInt(params["expires"], 10, 64)
-		if !s.checkSig(params["signature"], "upload", id, params["expires"]) {
+		// The form's own signature field, when sent, must match too.
+		if sig, ok := params["signature"]; ok && !s.checkSig(sig, "upload", id, params["expires"]) {
 			part.Close()
 			uploadErr(w, http.StatusForbidden, "AccessDenied", "Invalid according to Policy: the signature does not match")
-			return
-		}
-		if time.Now().Unix() > exp {
-			part.Close()
-			uploadErr(w, http.StatusForbidden, "AccessDenied", "Invalid according to Policy: Policy expired")
-			return
-		}
-		s.mu.RLock()
-		t := s.tasks[id]
-		ok := t != nil && t.Operation == "import/upload" && t.Status == StatusWaiting && !t.local.Uploaded
-		s.mu.RUnlock()
-		if !ok {
-			part.Close()
-			uploadErr(w, http.StatusConflict, "InvalidRequest", "This task does not wait for an upload (it was deleted, cancelled or already received its file)")
 			return
 		}
 		name := part.FileName()
@@ -108,7 +126,8 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 		rec, err := s.st.SaveFile(r.Context(), id, name, part, s.cfg.MaxFileSize)
 		part.Close()
 		if err != nil {
-			if errors.Is(err, store.ErrFileTooLarge) {
+			var mbe *http.MaxBytesError
+			if errors.Is(err, store.ErrFileTooLarge) || errors.As(err, &mbe) {
 				uploadErr(w, http.StatusBadRequest, "EntityTooLarge", fmt.Sprintf("Your proposed upload exceeds the maximum allowed size of %d bytes", s.cfg.MaxFileSize))
 				return
 			}
@@ -150,6 +169,17 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 			Location: s.base.String() + "/uploads/" + key})
 		return
 	}
+}
+
+// awaitsUpload reports whether task id is an import/upload still waiting
+// for its file.
+func (s *Server) awaitsUpload(id string) bool {
+	ok := false
+	s.rlocked(func() {
+		t := s.tasks[id]
+		ok = t != nil && t.Operation == "import/upload" && t.Status == StatusWaiting && !t.local.Uploaded
+	})
+	return ok
 }
 
 // download serves an export/url file behind a signed, expiring URL.

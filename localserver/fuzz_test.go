@@ -33,6 +33,7 @@ func FuzzJobPayload(f *testing.F) {
 	h := e.srv.Handler()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest("POST", "/v2/jobs", bytes.NewReader(body))
+		req.Host = "127.0.0.1"
 		req.Header.Set("Authorization", "Bearer "+testKey)
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -44,11 +45,15 @@ func (s *Server) fileURL(f fileRef) string {
 	return s.base.String() + "/files/" + f.ID + "/" + url.PathEscape(f.Name) + "?expires=" + exp + "&signature=" + s.sign("file", f.ID, exp)
 }
 
+// uploadForm is where an import/upload task takes its file. The URL is
+// signed itself, so that the server checks it before reading any of the
+// body; the parameters carry the signature too, as S3 forms do.
 func (s *Server) uploadForm(t *Task) *UploadForm {
 	exp := strconv.FormatInt(t.CreatedAt.Add(24*time.Hour).Unix(), 10)
-	return &UploadForm{URL: s.base.String() + "/uploads/" + t.ID, Parameters: map[string]string{
+	sig := s.sign("upload", t.ID, exp)
+	return &UploadForm{URL: s.base.String() + "/uploads/" + t.ID + "?expires=" + exp + "&signature=" + sig, Parameters: map[string]string{
 		"acl": "private", "key": t.ID + "/${filename}", "success_action_status": "201",
-		"expires": exp, "signature": s.sign("upload", t.ID, exp)}}
+		"expires": exp, "signature": sig}}
 }
 
 // render makes the wire view of a task; call under mu (read).
@@ -197,35 +202,52 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 	if len(names) == 0 {
 		fields["tasks"] = []string{"The tasks field is required."}
 	}
+	if len(names) > maxJobTasks {
+		fields["tasks"] = []string{fmt.Sprintf("A job may have at most %d tasks; it has %d.", maxJobTasks, len(names))}
+	}
+	if req.Tag != nil && len(*req.Tag) > maxTagLen {
+		fields["tag"] = []string{fmt.Sprintf("The tag may not be longer than %d bytes.", maxTagLen)}
+	}
 	if req.WebhookURL != nil && *req.WebhookURL != "" {
-		if u, err := url.Parse(*req.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			fields["webhook_url"] = []string{"The webhook url must be an http or https URL."}
+		if u, err := url.Parse(*req.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(*req.WebhookURL) > maxURLLen {
+			fields["webhook_url"] = []string{fmt.Sprintf("The webhook url must be an http or https URL of at most %d bytes.", maxURLLen)}
 		}
 	}
 	inputs := map[string][]string{}
+	inputsOK := true
 	for _, name := range names {
 		def := defs[name]
-		if !taskNameRE.MatchString(name) {
-			fields["tasks."+name] = append(fields["tasks."+name], "Task names may contain letters, digits, - and _ only.")
+		key := "tasks." + name
+		if len(name) > maxNameLen {
+			key = "tasks." + truncateUTF8(name, maxNameLen) + "..."
+			fields[key] = append(fields[key], fmt.Sprintf("Task names may not be longer than %d bytes.", maxNameLen))
+		} else if !taskNameRE.MatchString(name) {
+			fields[key] = append(fields[key], "Task names may contain letters, digits, - and _ only.")
 		}
-		if op, ok := def["operation"].(string); !ok || op == "" {
-			fields["tasks."+name+".operation"] = append(fields["tasks."+name+".operation"], "The operation field is required.")
+		op, ok := def["operation"].(string)
+		if !ok || op == "" {
+			fields[key+".operation"] = append(fields[key+".operation"], "The operation field is required.")
 		}
 		in, ok := inputList(def["input"])
 		if !ok {
-			fields["tasks."+name+".input"] = append(fields["tasks."+name+".input"], "The input must be a task name or an array of task names.")
+			inputsOK = false
+			fields[key+".input"] = append(fields[key+".input"], "The input must be a task name or an array of task names.")
 			continue
 		}
 		for _, ref := range in {
 			if _, exists := defs[ref]; !exists {
-				fields["tasks."+name+".input"] = append(fields["tasks."+name+".input"], fmt.Sprintf("The input task %q does not exist in this job.", ref))
+				inputsOK = false
+				fields[key+".input"] = append(fields[key+".input"], fmt.Sprintf("The input task %q does not exist in this job.", short(ref)))
 			}
 		}
 		inputs[name] = in
+		for field, msg := range requiredFieldErrors(op, def, c.spilled(name, def)) {
+			fields[key+"."+field] = append(fields[key+"."+field], msg)
+		}
 	}
-	if len(fields) == 0 {
+	if inputsOK && len(names) > 0 {
 		if cyc := findCycle(names, inputs); cyc != nil {
-			fields["tasks"] = []string{"The inputs of the tasks form a cycle: " + strings.Join(cyc, " -> ")}
+			fields["tasks"] = append(fields["tasks"], "The inputs of the tasks form a cycle: "+strings.Join(cyc, " -> "))
 		}
 	}
 	if len(fields) > 0 {
@@ -241,6 +263,9 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 	ids := map[string]string{}
 	for _, n := range names {
 		ids[n] = uuid.NewString()
+		if c.spilled(n, defs[n]) {
+			ids[n] = c.spills[n].taskID // the spooled content is named after its task
+		}
 	}
 	for _, n := range names {
 		def := defs[n]
@@ -249,6 +274,10 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 			payload[k] = v
 		}
 		delete(payload, "name")
+		inline := c.spilled(n, def)
+		if inline {
+			delete(payload, "file") // the content is in the spool, never echoed back
+		}
 		if in := inputs[n]; in != nil {
 			arr := make([]any, len(in))
 			for i, v := range in {
@@ -262,6 +291,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		t := s.newTask(ids[n], def["operation"].(string), payload, deps, c.user, created)
 		t.Name, t.JobID = strp(n), strp(job.ID)
+		t.local.Inline = inline
 		job.Tasks = append(job.Tasks, t)
 	}
 	err = s.write(func(b *batch) error {
@@ -276,21 +306,25 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 		return nil
 	})
 	if err != nil {
-		s.mu.Lock()
-		delete(s.jobs, job.ID)
-		for _, t := range job.Tasks {
-			s.removeTask(t.ID)
-		}
-		s.mu.Unlock()
+		s.locked(func() {
+			delete(s.jobs, job.ID)
+			for _, t := range job.Tasks {
+				s.removeTask(t.ID)
+			}
+		})
 		c.fail(w, &apiError{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: "The job could not be stored"})
 		return
+	}
+	for _, n := range names {
+		if c.spilled(n, defs[n]) {
+			c.adopt(n)
+		}
 	}
 	for _, t := range job.Tasks {
 		s.reconcile(t.ID)
 	}
-	s.mu.RLock()
-	view := s.renderJob(job, true)
-	s.mu.RUnlock()
+	var view *Job
+	s.rlocked(func() { view = s.renderJob(job, true) })
 	c.ok(w, http.StatusCreated, dataEnvelope{view})
 	if job.local.WebhookURL != "" {
 		s.sendWebhook(job.ID, "job.created")
@@ -408,13 +442,12 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, c *call, sync bo
 			return j != nil, j != nil && (j.Status == StatusFinished || j.Status == StatusError)
 		})
 	}
-	s.mu.RLock()
-	j := s.ownJob(id, c.user)
 	var view *Job
-	if j != nil {
-		view = s.renderJob(j, true)
-	}
-	s.mu.RUnlock()
+	s.rlocked(func() {
+		if j := s.ownJob(id, c.user); j != nil {
+			view = s.renderJob(j, true)
+		}
+	})
 	if view == nil {
 		c.fail(w, errNotFound("Job"))
 		return
@@ -430,13 +463,12 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request, c *call, sync b
 			return t != nil, t != nil && t.ended()
 		})
 	}
-	s.mu.RLock()
-	t := s.ownTask(id, c.user)
 	var view *Task
-	if t != nil {
-		view = s.render(t)
-	}
-	s.mu.RUnlock()
+	s.rlocked(func() {
+		if t := s.ownTask(id, c.user); t != nil {
+			view = s.render(t)
+		}
+	})
 	if view == nil {
 		c.fail(w, errNotFound("Task"))
 		return
@@ -467,7 +499,12 @@ type listEnvelope struct {
 	Meta  listMeta  `json:"meta"`
 }
 
-// pageParams reads per_page (default 100, like the real API) and page.
+// maxPage bounds the page parameter: (page-1)*per_page must not
+// overflow, and no account has a billion jobs.
+const maxPage = 1_000_000
+
+// pageParams reads per_page (default 100, like the real API) and page; the
+// errors are keyed by the parameter.
 func pageParams(q url.Values) (page, perPage int, e *apiError) {
 	page, perPage = 1, 100
 	fields := map[string][]string{}
@@ -480,8 +517,8 @@ func pageParams(q url.Values) (page, perPage int, e *apiError) {
 	}
 	if v := q.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			fields["page"] = []string{"The page must be an integer of at least 1."}
+		if err != nil || n < 1 || n > maxPage {
+			fields["page"] = []string{fmt.Sprintf("The page must be an integer between 1 and %d.", maxPage)}
 		}
 		page = n
 	}
@@ -489,6 +526,12 @@ func pageParams(q url.Values) (page, perPage int, e *apiError) {
 		return 0, 0, errInvalid("The given data was invalid.", fields)
 	}
 	return page, perPage, nil
+}
+
+// pageOf cuts one page out of n items: [from, to).
+func pageOf(n, page, perPage int) (from, to int) {
+	from = min((page-1)*perPage, n) // both bounded by pageParams: no overflow
+	return from, min(from+perPage, n)
 }
 
 func (s *Server) envelope(path string, q url.Values, page, perPage, count int, hasNext bool, data any) listEnvelope {
@@ -531,24 +574,25 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c *call) {
 		withTasks = withTasks || strings.TrimSpace(inc) == "tasks"
 	}
 	uid := fmt.Sprint(c.user.ID)
-	s.mu.RLock()
-	var match []*Job
-	for _, j := range s.jobs {
-		if j.local.UserID != uid || (status != "" && j.Status != status) || (tag != "" && (j.Tag == nil || *j.Tag != tag)) {
-			continue
+	var views []jobView
+	hasNext := false
+	s.rlocked(func() {
+		var match []*Job
+		for _, j := range s.jobs {
+			if j.local.UserID != uid || (status != "" && j.Status != status) || (tag != "" && (j.Tag == nil || *j.Tag != tag)) {
+				continue
+			}
+			match = append(match, j)
 		}
-		match = append(match, j)
-	}
-	sort.Slice(match, func(a, b int) bool { return match[a].local.Seq > match[b].local.Seq })
-	from := min((page-1)*perPage, len(match))
-	to := min(from+perPage, len(match))
-	views := make([]jobView, 0, to-from)
-	for _, j := range match[from:to] {
-		v := s.renderJob(j, withTasks)
-		views = append(views, jobView{Job: v, Tasks: v.Tasks})
-	}
-	hasNext := to < len(match)
-	s.mu.RUnlock()
+		sort.Slice(match, func(a, b int) bool { return match[a].local.Seq > match[b].local.Seq })
+		from, to := pageOf(len(match), page, perPage)
+		views = make([]jobView, 0, to-from)
+		for _, j := range match[from:to] {
+			v := s.renderJob(j, withTasks)
+			views = append(views, jobView{Job: v, Tasks: v.Tasks})
+		}
+		hasNext = to < len(match)
+	})
 	c.ok(w, http.StatusOK, s.envelope("/v2/jobs", q, page, perPage, len(views), hasNext, views))
 }
 
@@ -561,23 +605,24 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	status, op, jobID := q.Get("filter[status]"), q.Get("filter[operation]"), q.Get("filter[job_id]")
 	uid := fmt.Sprint(c.user.ID)
-	s.mu.RLock()
-	var match []*Task
-	for _, t := range s.tasks {
-		if t.local.UserID != uid || (status != "" && t.Status != status) || (op != "" && t.Operation != op) || (jobID != "" && t.jobID() != jobID) {
-			continue
+	var views []*Task
+	hasNext := false
+	s.rlocked(func() {
+		var match []*Task
+		for _, t := range s.tasks {
+			if t.local.UserID != uid || (status != "" && t.Status != status) || (op != "" && t.Operation != op) || (jobID != "" && t.jobID() != jobID) {
+				continue
+			}
+			match = append(match, t)
 		}
-		match = append(match, t)
-	}
-	sort.Slice(match, func(a, b int) bool { return match[a].local.Seq > match[b].local.Seq })
-	from := min((page-1)*perPage, len(match))
-	to := min(from+perPage, len(match))
-	views := make([]*Task, 0, to-from)
-	for _, t := range match[from:to] {
-		views = append(views, s.render(t))
-	}
-	hasNext := to < len(match)
-	s.mu.RUnlock()
+		sort.Slice(match, func(a, b int) bool { return match[a].local.Seq > match[b].local.Seq })
+		from, to := pageOf(len(match), page, perPage)
+		views = make([]*Task, 0, to-from)
+		for _, t := range match[from:to] {
+			views = append(views, s.render(t))
+		}
+		hasNext = to < len(match)
+	})
 	c.ok(w, http.StatusOK, s.envelope("/v2/tasks", q, page, perPage, len(views), hasNext, views))
 }
 
@@ -597,16 +642,20 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, c *call) {
 		c.fail(w, errInvalid("The given data was invalid.", map[string][]string{"input": {"The input must be a task ID or an array of task IDs."}}))
 		return
 	}
-	s.mu.RLock()
-	var missing []string
-	for _, id := range in {
-		if s.ownTask(id, c.user) == nil {
-			missing = append(missing, fmt.Sprintf("The input task %q does not exist.", id))
+	fields := map[string][]string{}
+	s.rlocked(func() {
+		for _, id := range in {
+			if s.ownTask(id, c.user) == nil {
+				fields["input"] = append(fields["input"], fmt.Sprintf("The input task %q does not exist.", short(id)))
+			}
 		}
+	})
+	inline := c.spilled("", body)
+	for field, msg := range requiredFieldErrors(op, body, inline) {
+		fields[field] = append(fields[field], msg)
 	}
-	s.mu.RUnlock()
-	if len(missing) > 0 {
-		c.fail(w, errInvalid("The given data was invalid.", map[string][]string{"input": missing}))
+	if len(fields) > 0 {
+		c.fail(w, errInvalid("The given data was invalid.", fields))
 		return
 	}
 	payload := map[string]any{}
@@ -622,8 +671,15 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		payload["input"] = arr
 	}
-	t := s.newTask(uuid.NewString(), op, payload, append([]string{}, in...), c.user, now())
+	id := uuid.NewString()
+	if inline {
+		id = c.spills[""].taskID
+		delete(payload, "file") // the content is in the spool, never echoed back
+	}
+	t := s.newTask(id, op, payload, append([]string{}, in...), c.user, now())
+	t.local.Inline = inline
 	if s.createStandalone(w, c, t) {
+		c.adopt("")
 		s.reconcile(t.ID)
 		s.respondTask(w, c, t.ID, http.StatusCreated)
 	}
@@ -637,9 +693,7 @@ func (s *Server) createStandalone(w http.ResponseWriter, c *call, t *Task) bool 
 		return nil
 	})
 	if err != nil {
-		s.mu.Lock()
-		s.removeTask(t.ID)
-		s.mu.Unlock()
+		s.locked(func() { s.removeTask(t.ID) })
 		c.fail(w, &apiError{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: "The task could not be stored"})
 		return false
 	}
@@ -647,17 +701,87 @@ func (s *Server) createStandalone(w http.ResponseWriter, c *call, t *Task) bool 
 }
 
 func (s *Server) respondTask(w http.ResponseWriter, c *call, id string, status int) {
-	s.mu.RLock()
 	var view *Task
-	if t := s.tasks[id]; t != nil {
-		view = s.render(t)
-	}
-	s.mu.RUnlock()
+	s.rlocked(func() {
+		if t := s.tasks[id]; t != nil {
+			view = s.render(t)
+		}
+	})
 	if view == nil {
 		c.fail(w, errNotFound("Task"))
 		return
 	}
 	c.ok(w, status, dataEnvelope{view})
+}
+
+// maxJobTasks, maxTagLen, maxNameLen and maxURLLen bound what a job
+// carries: far beyond what the API is used for (an import, a few
+// conversions, an export), and small enough that a job's JSON, its
+// validation and every answer about it stay small.
+const (
+	maxJobTasks = 200
+	maxTagLen   = 255
+	maxNameLen  = 128
+	maxURLLen   = 2048
+)
+
+// requiredFields are the operation-specific fields without which the
+// real API refuses a task (422), checked at creation so that the mistake
+// is reported where it is made rather than as a failed task later.
+var requiredFields = map[string][]string{
+	"import/url":      {"url"},
+	"import/base64":   {"file", "filename"},
+	"import/raw":      {"file", "filename"},
+	"capture-website": {"url"},
+	"convert":         {"input", "output_format"},
+	"optimize":        {"input"},
+	"thumbnail":       {"input", "output_format"},
+	"merge":           {"input", "output_format"},
+	"archive":         {"input", "output_format"},
+	"metadata":        {"input"},
+	"export/url":      {"input"},
+}
+
+// requiredFieldErrors checks def (a task's fields) for op; spooled says
+// the "file" content was taken out of the body into the spool.
+func requiredFieldErrors(op string, def map[string]any, spooled bool) map[string]string {
+	out := map[string]string{}
+	for _, f := range requiredFields[op] {
+		v, present := def[f]
+		switch {
+		case f == "file" && spooled:
+		case f == "input":
+			if in, ok := inputList(v); ok && len(in) == 0 {
+				out[f] = fmt.Sprintf("The input field is required for %s tasks.", op)
+			}
+		case !present || v == nil || v == "":
+			out[f] = fmt.Sprintf("The %s field is required for %s tasks.", f, op)
+		default:
+			if _, ok := v.(string); !ok {
+				out[f] = fmt.Sprintf("The %s field must be a string.", f)
+			}
+		}
+	}
+	return out
+}
+
+// short cuts a client-supplied value for an error message.
+func short(v string) string {
+	if len(v) <= 64 {
+		return v
+	}
+	return truncateUTF8(v, 61) + "..."
+}
+
+// truncateUTF8 cuts s to at most n bytes on a character boundary.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request, c *call) {
@@ -709,6 +833,9 @@ func (s *Server) retryTask(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 		nt = s.newTask(uuid.NewString(), t.Operation, t.Payload, append([]string{}, t.DependsOnTasks...), c.user, now())
 		nt.Name, nt.JobID, nt.RetryOfTaskID = t.Name, t.JobID, strp(t.ID)
+		if t.local.Inline {
+			nt.local.Inline = s.linkSpool(t.ID, nt.ID) == nil
+		}
 		nt.local.Seq = s.nextSeq()
 		s.addTask(nt)
 		b.task(nt)
@@ -738,10 +865,12 @@ func (s *Server) retryTask(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request, c *call) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	t := s.ownTask(id, c.user)
+	var t *Task
 	var jobID string
-	if t != nil {
+	s.locked(func() {
+		if t = s.ownTask(id, c.user); t == nil {
+			return
+		}
 		jobID = t.jobID()
 		s.removeTask(id)
 		if j := s.jobs[jobID]; j != nil {
@@ -752,21 +881,17 @@ func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request, c *call) {
 				}
 			}
 		}
-	}
-	s.mu.Unlock()
+	})
 	if t == nil {
 		c.fail(w, errNotFound("Task"))
 		return
 	}
-	s.wmu.Lock()
-	err := s.st.DeleteTask(r.Context(), id)
-	s.wmu.Unlock()
-	if err != nil {
+	if err := s.storeOp(func() error { return s.st.DeleteTask(r.Context(), id) }); err != nil {
 		s.log.Warn("localserver: delete task", "task", id, "err", err)
 	}
-	s.mu.RLock()
-	deps := append([]string(nil), s.dependents[id]...)
-	s.mu.RUnlock()
+	s.removeSpool(id)
+	var deps []string
+	s.rlocked(func() { deps = append(deps, s.dependents[id]...) })
 	for _, d := range deps {
 		s.reconcile(d)
 	}
@@ -778,9 +903,11 @@ func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, c *call) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	j := s.ownJob(id, c.user)
-	if j != nil {
+	var j *Job
+	s.locked(func() {
+		if j = s.ownJob(id, c.user); j == nil {
+			return
+		}
 		delete(s.jobs, id)
 		for _, t := range j.Tasks {
 			s.removeTask(t.ID)
@@ -789,17 +916,16 @@ func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, c *call) {
 			close(ch)
 			delete(s.waiters, id)
 		}
-	}
-	s.mu.Unlock()
+	})
 	if j == nil {
 		c.fail(w, errNotFound("Job"))
 		return
 	}
-	s.wmu.Lock()
-	err := s.st.DeleteJob(r.Context(), id)
-	s.wmu.Unlock()
-	if err != nil {
+	if err := s.storeOp(func() error { return s.st.DeleteJob(r.Context(), id) }); err != nil {
 		s.log.Warn("localserver: delete job", "job", id, "err", err)
+	}
+	for _, t := range j.Tasks {
+		s.removeSpool(t.ID)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

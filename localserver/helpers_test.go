@@ -87,8 +87,10 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 		http.NotFound(w, r)
 	}))
 	t.Cleanup(e.files.Close)
+	// The inputs are served from loopback: tests that need the default
+	// (public addresses only) turn AllowPrivateURLs off.
 	e.cfg = Config{DataDir: e.dataDir, APIKey: testKey, Engines: registry(), WebhookRetryDelay: 10 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), AllowPrivateURLs: true}
 	for _, o := range opts {
 		o(&e.cfg)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
@@ -70,13 +72,42 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/", s.plain(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, &apiError{Code: "NOT_FOUND", Message: "not found; the API is under /v2 and /sync/v2"}, false)
 	}))
-	return mux
+	return s.checkHost(mux)
+}
+
+// checkHost refuses, on a loopback-only server, requests whose Host is not
+// a loopback name or the base URL's host: a web page that rebinds its own
+// name to 127.0.0.1 must not reach the API (and the embedded server behind
+// `mcp --write=deny`) from the user's browser.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.loopbackOnly.Load() && !s.hostAllowed(r.Host) {
+			writeJSON(w, http.StatusForbidden, &apiError{Code: "FORBIDDEN", Message: fmt.Sprintf(
+				"The Host %q is not a name of this server: it listens on loopback only and answers requests for %s or another loopback name (this protects it from DNS rebinding)",
+				short(r.Host), s.base.Host)}, false)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) hostAllowed(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	return strings.EqualFold(strings.Trim(host, "[]"), s.base.Hostname()) || isLoopbackHost(host)
 }
 
 // call is the per-request context of an API handler.
 type call struct {
 	user    *UserConfig
 	body    []byte
+	// spills are the file contents spooled out of the body, by task name
+	// ("" for a standalone task); token stands for them in body.
+	spills  map[string]*spill
+	token   string
+	adopted map[string]bool // spills that became tasks' content
 	escape  bool // main host: escape "/" in JSON like the real API
 	isSync  bool
 	route   *routers.Route
@@ -133,8 +164,39 @@ func (s *Server) plain(h http.HandlerFunc) http.Handler {
 	})
 }
 
-// maxBody bounds a JSON request body (import/base64 carries files).
-func (s *Server) maxBody() int64 { return min(s.cfg.MaxFileSize*4/3+1<<20, 512<<20) }
+// maxBody bounds a body that may carry file contents (import/base64 of a
+// file of MaxFileSize); they are spooled to disk as they arrive.
+func (s *Server) maxBody() int64 { return s.cfg.MaxFileSize*4/3 + 2*maxJSONBody }
+
+// spilled reports whether the task named name (in def) takes its content
+// from the spool.
+func (c *call) spilled(name string, def map[string]any) bool {
+	return c.spills[name] != nil && def["file"] == c.token
+}
+
+// adopt keeps a spill as a task's content.
+func (c *call) adopt(name string) {
+	if sp := c.spills[name]; sp != nil {
+		if c.adopted == nil {
+			c.adopted = map[string]bool{}
+		}
+		c.adopted[sp.taskID] = true
+	}
+}
+
+// spillRoute names the routes whose bodies may carry file contents.
+func spillRoute(r *http.Request) string {
+	if r.Method != http.MethodPost {
+		return ""
+	}
+	switch strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/sync"), "/v2") {
+	case "/jobs":
+		return "jobs"
+	case "/import/base64", "/import/raw":
+		return "inline"
+	}
+	return ""
+}
 
 func (s *Server) apiHandler(validate bool, h func(http.ResponseWriter, *http.Request, *call)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -158,18 +220,25 @@ func (s *Server) apiHandler(validate bool, h func(http.ResponseWriter, *http.Req
 			return
 		}
 		if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
-			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
-			if err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					c.fail(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "INVALID_DATA",
-						Message: fmt.Sprintf("The request body is larger than %d bytes; upload big files with import/upload", mbe.Limit)})
-					return
-				}
-				c.fail(w, &apiError{Status: http.StatusBadRequest, Code: "INVALID_DATA", Message: "The request body could not be read"})
+			route := spillRoute(r)
+			limit := int64(maxJSONBody)
+			if route != "" {
+				limit = s.maxBody()
+			}
+			c.token = "spooled-content-" + strings.ReplaceAll(uuid.NewString(), "-", "")
+			b, spills, err := s.readJSONBody(http.MaxBytesReader(w, r.Body, limit), spillPaths(route), c.token)
+			if e := bodyError(err); e != nil {
+				c.fail(w, e)
 				return
 			}
-			c.body = b
+			c.body, c.spills = b, spills
+			defer func() {
+				for _, sp := range c.spills {
+					if !c.adopted[sp.taskID] {
+						s.removeSpool(sp.taskID)
+					}
+				}
+			}()
 			if len(bytes.TrimSpace(b)) > 0 && !json.Valid(b) {
 				c.fail(w, &apiError{Status: http.StatusBadRequest, Code: "INVALID_DATA", Message: "The request body is not valid JSON"})
 				return
@@ -185,6 +254,28 @@ func (s *Server) apiHandler(validate bool, h func(http.ResponseWriter, *http.Req
 		}
 		h(w, r, c)
 	})
+}
+
+// bodyError answers a body that could not be read.
+func bodyError(err error) *apiError {
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &mbe):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "INVALID_DATA",
+			Message: fmt.Sprintf("The request body is larger than %d bytes; upload big files with import/upload", mbe.Limit)}
+	case errors.Is(err, errBodyTooLarge):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "INVALID_DATA",
+			Message: fmt.Sprintf("The request body is larger than %d bytes apart from the file contents of import/base64 and import/raw tasks", maxJSONBody)}
+	case errors.Is(err, errBodyTooDeep):
+		return &apiError{Status: http.StatusBadRequest, Code: "INVALID_DATA", Message: fmt.Sprintf("The request body is nested more than %d levels deep", maxJSONDepth)}
+	case errors.Is(err, errBodySyntax):
+		return &apiError{Status: http.StatusBadRequest, Code: "INVALID_DATA", Message: "The request body is not valid JSON"}
+	case errors.Is(err, errSpool):
+		return &apiError{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: "The file contents of the request could not be stored"}
+	}
+	return &apiError{Status: http.StatusBadRequest, Code: "INVALID_DATA", Message: "The request body could not be read"}
 }
 
 func bearer(h string) (string, bool) {

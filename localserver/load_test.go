@@ -145,9 +145,10 @@ func TestWebhooks(t *testing.T) {
 	var mu sync.Mutex
 	var events []string
 	var attempts atomic.Int32
+	const hookSecret = "test-webhook-secret"
 	hook := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		if err := webhook.Verify("local-webhook-secret", body, r.Header.Get("CloudConvert-Signature")); err != nil {
+		if err := webhook.Verify(hookSecret, body, r.Header.Get("CloudConvert-Signature")); err != nil {
 			t.Errorf("signature: %v", err)
 		}
 		ev, err := webhook.Decode(body)
@@ -166,7 +167,7 @@ func TestWebhooks(t *testing.T) {
 	ln := listen(t)
 	go hook.Serve(ln)
 	defer hook.Close()
-	e := newEnv(t)
+	e := newEnv(t, func(c *Config) { c.WebhookSecret = hookSecret })
 	job := imageJob(testPNG(8, 8), "hook")
 	job["webhook_url"] = "http://" + ln.Addr().String() + "/hook"
 	_, body, _ := e.do("POST", "/v2/jobs", job)

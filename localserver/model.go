@@ -59,6 +59,10 @@ const (
 	CodeCancelled             = "CANCELLED"
 	CodeInternal              = "INTERNAL_ERROR"
 	CodeNoInput               = "NO_INPUT_FILES"
+	// CodeTimeout: the task ran longer than Config.TaskTimeout.
+	CodeTimeout = "TASK_TIMEOUT"
+	// CodeCrashLoop: the process died twice while the task ran.
+	CodeCrashLoop = "CRASH_LOOP"
 )
 
 // Job is a job as the API shows it (and as stored, with its tasks apart).
@@ -131,6 +135,15 @@ type taskLocal struct {
 	// Uploaded is set once an import/upload received its file.
 	Uploaded bool           `json:"uploaded,omitempty"`
 	Metadata map[string]any `json:"metadata,omitempty"`
+	// Inline: the "file" content of an import/base64 or import/raw task
+	// was spooled to disk at creation (never kept in the payload).
+	Inline bool `json:"inline,omitempty"`
+	// Crashes counts process deaths while the task was running; Stopped
+	// marks a run interrupted by a clean shutdown (not a crash); Resumed
+	// marks a run that starts over after one.
+	Crashes int  `json:"crashes,omitempty"`
+	Stopped bool `json:"stopped,omitempty"`
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // fileRef is one stored file a task produced (or, for export/url, exposes).

@@ -1,6 +1,7 @@
 package localserver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -55,6 +56,10 @@ func (s *Server) execute(ctx context.Context, t *Task, inputs []fileRef, progres
 			s.log.Error("localserver: task panic", "task", t.ID, "operation", t.Operation, "panic", p)
 			out, te = outcome{}, terr(CodeInternal, "the task crashed: %v", p)
 		}
+		if te != nil && errors.Is(context.Cause(ctx), errTaskTimeout) {
+			out, te = outcome{}, terr(CodeTimeout, "The task ran out of time: it did not finish within %s, the server's per-task time limit "+
+				"(Config.TaskTimeout, cloudconvert serve --task-timeout); split the work (e.g. fewer pages) or raise the limit", s.cfg.TaskTimeout)
+		}
 	}()
 	switch op := t.Operation; {
 	case op == "import/url":
@@ -102,24 +107,24 @@ func (s *Server) importURL(ctx context.Context, t *Task) (outcome, *taskErr) {
 	if err != nil {
 		return outcome{}, terr(CodeInvalidPayload, "import/url: bad url %q: %v", raw, err)
 	}
+	var userHeaders []string
 	if h, ok := t.Payload["headers"].(map[string]any); ok {
 		for k, v := range h {
 			if sv, ok := v.(string); ok {
 				req.Header.Set(k, sv)
+				userHeaders = append(userHeaders, k)
 			}
 		}
 	}
 	req.Header.Set("User-Agent", "cloudconvert-local/1")
-	resp, err := s.hc.Do(req)
+	// The client's headers (credentials for this host, often) are dropped
+	// when a redirect leads to another origin.
+	resp, err := withUserHeaders(s.hc, userHeaders).Do(req)
 	if err != nil {
 		if ctx.Err() != nil && s.ctx.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return outcome{}, terr(CodeImportFailed, "Could not download %s: no answer within %s", u.Redacted(), s.cfg.ImportTimeout)
 		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return outcome{}, terr(CodeImportFailed, "Could not download %s: the host is unreachable (%v)", u.Redacted(), err)
+		return outcome{}, terr(CodeImportFailed, "%s", fetchFailure(u, err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -157,38 +162,71 @@ func (s *Server) importURL(ctx context.Context, t *Task) (outcome, *taskErr) {
 }
 
 func (s *Server) importInline(ctx context.Context, t *Task) (outcome, *taskErr) {
-	content, ok := t.Payload["file"].(string)
-	if !ok {
-		return outcome{}, terr(CodeInvalidPayload, "%s needs the file content as the string field \"file\"", t.Operation)
-	}
 	name := payloadString(t.Payload, "filename")
 	if name == "" {
 		return outcome{}, terr(CodeInvalidPayload, "%s needs a filename", t.Operation)
 	}
-	data := []byte(content)
-	if t.Operation == "import/base64" {
-		var err error
-		clean := strings.Map(func(r rune) rune {
-			if r == '\n' || r == '\r' || r == ' ' || r == '\t' {
-				return -1
-			}
-			return r
-		}, content)
-		if i := strings.Index(clean, ";base64,"); i >= 0 && strings.HasPrefix(clean, "data:") {
-			clean = clean[i+len(";base64,"):]
-		}
-		data, err = base64.StdEncoding.DecodeString(clean)
+	var src io.Reader
+	if t.local.Inline {
+		f, err := os.Open(s.spoolPath(t.ID))
 		if err != nil {
-			if data, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(clean, "=")); err != nil {
-				return outcome{}, terr(CodeInvalidPayload, "import/base64: file is not valid base64: %v", err)
-			}
+			return outcome{}, terr(CodeInvalidPayload, "The file content of this %s task is no longer available (it is kept for %s after the task was created); create the task again", t.Operation, s.cfg.FileTTL)
 		}
+		defer f.Close()
+		src = f
+	} else {
+		content, ok := t.Payload["file"].(string)
+		if !ok {
+			return outcome{}, terr(CodeInvalidPayload, "%s needs the file content as the string field \"file\"", t.Operation)
+		}
+		src = strings.NewReader(content)
 	}
-	f, err := s.st.SaveFile(ctx, t.ID, name, bytes.NewReader(data), s.cfg.MaxFileSize)
+	if t.Operation == "import/base64" {
+		src = base64.NewDecoder(base64.RawStdEncoding, &base64Text{r: bufio.NewReader(src)})
+	}
+	f, err := s.st.SaveFile(ctx, t.ID, name, src, s.cfg.MaxFileSize)
 	if err != nil {
+		var ce base64.CorruptInputError
+		if errors.As(err, &ce) {
+			return outcome{}, terr(CodeInvalidPayload, "import/base64: file is not valid base64: illegal data at input byte %d", int64(ce))
+		}
 		return outcome{}, s.saveErr(err)
 	}
 	return outcome{files: []fileRef{s.ref(f)}}, nil
+}
+
+// base64Text passes base64 through without what the decoder must not
+// see: an optional "data:...;base64," prefix, whitespace and padding (the
+// decoder is the unpadded one, so padded and unpadded input both work).
+type base64Text struct {
+	r       *bufio.Reader
+	started bool
+}
+
+func (b *base64Text) Read(p []byte) (int, error) {
+	if !b.started {
+		b.started = true
+		if head, _ := b.r.Peek(512); bytes.HasPrefix(head, []byte("data:")) {
+			if i := bytes.Index(head, []byte(";base64,")); i >= 0 {
+				b.r.Discard(i + len(";base64,"))
+			}
+		}
+	}
+	for {
+		n, err := b.r.Read(p)
+		w := 0
+		for _, c := range p[:n] {
+			switch c {
+			case '\n', '\r', ' ', '\t', '=':
+				continue
+			}
+			p[w] = c
+			w++
+		}
+		if w > 0 || err != nil || n == 0 {
+			return w, err
+		}
+	}
 }
 
 func (s *Server) exportURL(ctx context.Context, t *Task, inputs []fileRef) (outcome, *taskErr) {
@@ -241,7 +279,11 @@ func (s *Server) runEngine(ctx context.Context, t *Task, inputs []fileRef, progr
 	}
 	defer os.RemoveAll(work)
 	req := engine.Request{Operation: t.Operation, InputFormat: payloadString(t.Payload, "input_format"),
-		OutputFormat: payloadString(t.Payload, "output_format"), Options: engineOptions(t.Payload), OutDir: work}
+		OutputFormat: payloadString(t.Payload, "output_format"), Options: engineOptions(t.Payload), OutDir: work,
+		Limits: engine.Limits{MaxImageMemory: s.cfg.MaxImageMemory, MaxPages: s.cfg.MaxPDFPages}}
+	if !s.cfg.AllowPrivateURLs {
+		req.Dial = dialFunc(s.dialer)
+	}
 	for _, in := range inputs {
 		rec, err := s.st.GetFile(ctx, in.ID)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cctoolkit/cloudconvert/localserver/engine"
 	"github.com/cctoolkit/cloudconvert/localserver/store"
 )
 
@@ -31,48 +32,50 @@ func (s *Server) write(fn func(b *batch) error) error {
 	if s.storeClosed.Load() {
 		return errClosed
 	}
-	var b batch
-	s.mu.Lock()
-	err := fn(&b)
+	var (
+		b        batch
+		err      error
+		jobRecs  = map[string]*store.JobRecord{}
+		jobOrder []string
+		loose    []store.TaskRecord
+		tasksOf  = map[string][]store.TaskRecord{}
+	)
+	s.locked(func() {
+		if err = fn(&b); err != nil {
+			return
+		}
+		seen := map[any]bool{}
+		for _, j := range b.jobs {
+			if seen[j] {
+				continue
+			}
+			seen[j] = true
+			var rec store.JobRecord
+			if rec, err = s.jobRecord(j); err != nil {
+				return
+			}
+			jobRecs[j.ID] = &rec
+			jobOrder = append(jobOrder, j.ID)
+		}
+		for _, t := range b.tasks {
+			if seen[t] {
+				continue
+			}
+			seen[t] = true
+			var rec store.TaskRecord
+			if rec, err = s.taskRecord(t); err != nil {
+				return
+			}
+			if _, ok := jobRecs[rec.JobID]; ok {
+				tasksOf[rec.JobID] = append(tasksOf[rec.JobID], rec)
+			} else {
+				loose = append(loose, rec)
+			}
+		}
+	})
 	if err != nil {
-		s.mu.Unlock()
 		return err
 	}
-	jobRecs := map[string]*store.JobRecord{}
-	var jobOrder []string
-	var loose []store.TaskRecord
-	tasksOf := map[string][]store.TaskRecord{}
-	seen := map[any]bool{}
-	for _, j := range b.jobs {
-		if seen[j] {
-			continue
-		}
-		seen[j] = true
-		rec, err := s.jobRecord(j)
-		if err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		jobRecs[j.ID] = &rec
-		jobOrder = append(jobOrder, j.ID)
-	}
-	for _, t := range b.tasks {
-		if seen[t] {
-			continue
-		}
-		seen[t] = true
-		rec, err := s.taskRecord(t)
-		if err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		if _, ok := jobRecs[rec.JobID]; ok {
-			tasksOf[rec.JobID] = append(tasksOf[rec.JobID], rec)
-		} else {
-			loose = append(loose, rec)
-		}
-	}
-	s.mu.Unlock()
 	ctx := context.Background()
 	for _, id := range jobOrder {
 		if err := s.st.PutJob(ctx, *jobRecs[id], tasksOf[id]...); err != nil {
@@ -87,14 +90,14 @@ func (s *Server) write(fn func(b *batch) error) error {
 		}
 	}
 	if len(b.ended) > 0 {
-		s.mu.Lock()
-		for _, id := range b.ended {
-			if ch, ok := s.waiters[id]; ok {
-				close(ch)
-				delete(s.waiters, id)
+		s.locked(func() {
+			for _, id := range b.ended {
+				if ch, ok := s.waiters[id]; ok {
+					close(ch)
+					delete(s.waiters, id)
+				}
 			}
-		}
-		s.mu.Unlock()
+		})
 	}
 	return nil
 }
@@ -155,6 +158,8 @@ func failTask(t *Task, code, msg string) {
 // queues it when all inputs finished.
 func (s *Server) reconcile(id string) {
 	var enqueue, ended bool
+	var user, owner string
+	work := queuedTask{id: id}
 	s.write(func(b *batch) error {
 		t := s.tasks[id]
 		if t == nil || t.Status != StatusWaiting || s.queued[id] || s.running[id] != nil {
@@ -189,37 +194,47 @@ func (s *Server) reconcile(id string) {
 		if ready {
 			s.queued[id] = true
 			enqueue = true
+			owner = t.jobID()
+			if owner == "" {
+				owner = t.ID
+			}
+			user = t.local.UserID
+			work.heavy = s.heavy(t)
 		}
 		return nil
 	})
 	if enqueue {
-		select {
-		case s.queue <- id:
-		default:
-			s.bg.Add(1)
-			go func() {
-				defer s.bg.Done()
-				select {
-				case s.queue <- id:
-				case <-s.ctx.Done():
-				}
-			}()
-		}
+		s.runq.push(user, owner, work)
 	}
 	if ended {
 		s.afterEnd(id)
 	}
 }
 
+// heavy classifies a ready task for the run queue from its operation and
+// the formats of its inputs; under mu.
+func (s *Server) heavy(t *Task) bool {
+	formats := []string{payloadString(t.Payload, "input_format")}
+	for _, d := range t.DependsOnTasks {
+		if dt := s.tasks[d]; dt != nil {
+			for _, f := range dt.local.Files {
+				formats = append(formats, f.Name)
+			}
+		}
+	}
+	return engine.Heavy(t.Operation, formats...)
+}
+
 // afterEnd moves the graph on after a task ended.
 func (s *Server) afterEnd(id string) {
-	s.mu.RLock()
-	deps := append([]string(nil), s.dependents[id]...)
+	var deps []string
 	jobID := ""
-	if t := s.tasks[id]; t != nil {
-		jobID = t.jobID()
-	}
-	s.mu.RUnlock()
+	s.rlocked(func() {
+		deps = append(deps, s.dependents[id]...)
+		if t := s.tasks[id]; t != nil {
+			jobID = t.jobID()
+		}
+	})
 	for _, d := range deps {
 		s.reconcile(d)
 	}
@@ -293,19 +308,46 @@ func (j *Job) notified(event string) bool {
 func (s *Server) worker() {
 	defer s.workers.Done()
 	for {
-		select {
-		case <-s.ctx.Done():
+		t, ok := s.runq.take(s.ctx)
+		if !ok {
 			return
-		case id := <-s.queue:
-			s.runTask(id)
 		}
+		s.runSafely(t.id)
+		s.runq.done(t)
 	}
 }
 
+// runSafely runs a task; a panic outside the engine (which has its own
+// guard) fails the task instead of ending the process.
+func (s *Server) runSafely(id string) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("localserver: task panic", "task", id, "panic", p)
+			s.locked(func() { delete(s.running, id); delete(s.queued, id) })
+			ended := false
+			s.update(id, func(t *Task) {
+				if !t.ended() {
+					failTask(t, CodeInternal, fmt.Sprintf("the task crashed: %v", p))
+					ended = true
+				}
+			})
+			if ended {
+				s.afterEnd(id)
+			}
+		}
+	}()
+	s.runTask(id)
+}
+
+// errTaskTimeout is the cause of a task context that ran out of time.
+var errTaskTimeout = errors.New("the task ran out of time")
+
 // runTask performs one queued task.
 func (s *Server) runTask(id string) {
-	ctx, cancel := context.WithCancel(s.ctx)
+	base, cancel := context.WithCancel(s.ctx)
 	defer cancel()
+	ctx, stop := context.WithTimeoutCause(base, s.cfg.TaskTimeout, errTaskTimeout)
+	defer stop()
 	var (
 		snap    *Task
 		inputs  []fileRef
@@ -323,7 +365,8 @@ func (s *Server) runTask(id string) {
 				inputs = append(inputs, dt.local.Files...)
 			}
 		}
-		resumed = t.Message != nil && *t.Message == "Resumed after a server restart"
+		resumed = t.local.Resumed
+		t.local.Resumed, t.local.Stopped = false, false
 		t.Status, t.StartedAt, t.Percent, t.Message, t.Code = StatusProcessing, now(), 0, nil, nil
 		s.running[id] = cancel
 		b.task(t)
@@ -338,9 +381,7 @@ func (s *Server) runTask(id string) {
 	})
 	if err != nil || !start {
 		if start {
-			s.mu.Lock()
-			delete(s.running, id)
-			s.mu.Unlock()
+			s.locked(func() { delete(s.running, id) })
 		}
 		return
 	}
@@ -350,23 +391,26 @@ func (s *Server) runTask(id string) {
 		}
 	}
 	progress := func(p int) {
-		s.mu.Lock()
-		if t := s.tasks[id]; t != nil && t.Status == StatusProcessing && p > t.Percent && p < 100 {
-			t.Percent = p
-		}
-		s.mu.Unlock()
+		s.locked(func() {
+			if t := s.tasks[id]; t != nil && t.Status == StatusProcessing && p > t.Percent && p < 100 {
+				t.Percent = p
+			}
+		})
 	}
 	out, terr := s.execute(ctx, snap, inputs, progress)
-	s.mu.Lock()
-	delete(s.running, id)
-	s.mu.Unlock()
+	s.locked(func() { delete(s.running, id) })
 	if s.ctx.Err() != nil {
-		// Shutting down: leave the task "processing"; the next start runs it again.
+		// Shutting down: leave the task "processing", marked as stopped
+		// cleanly; the next start runs it again without counting a crash.
+		s.update(id, func(t *Task) {
+			if t.Status == StatusProcessing {
+				t.local.Stopped = true
+			}
+		})
 		return
 	}
-	s.mu.RLock()
-	_, exists := s.tasks[id]
-	s.mu.RUnlock()
+	exists := false
+	s.rlocked(func() { _, exists = s.tasks[id] })
 	discard := !exists // deleted meanwhile
 	s.update(id, func(t *Task) {
 		if t.Status != StatusProcessing {
@@ -386,6 +430,9 @@ func (s *Server) runTask(id string) {
 		t.Credits = intp(out.credits)
 		t.local.Files = out.files
 		t.local.Metadata = out.metadata
+		if t.local.Inline {
+			s.removeSpool(t.ID) // done with; a failed import keeps it for a retry
+		}
 	})
 	if discard {
 		for _, f := range out.files {
@@ -404,18 +451,23 @@ func (s *Server) waitEnd(ctx context.Context, id string, done func() (bool, bool
 	timer := time.NewTimer(s.cfg.SyncTimeout)
 	defer timer.Stop()
 	for {
-		s.mu.Lock()
-		exists, ended := done()
-		if !exists || ended || s.closed.Load() {
-			s.mu.Unlock()
+		var ch chan struct{}
+		stopWaiting := false
+		s.locked(func() {
+			exists, ended := done()
+			if !exists || ended || s.closed.Load() {
+				stopWaiting = true
+				return
+			}
+			var ok bool
+			if ch, ok = s.waiters[id]; !ok {
+				ch = make(chan struct{})
+				s.waiters[id] = ch
+			}
+		})
+		if stopWaiting {
 			return
 		}
-		ch, ok := s.waiters[id]
-		if !ok {
-			ch = make(chan struct{})
-			s.waiters[id] = ch
-		}
-		s.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():

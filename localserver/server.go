@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -81,9 +82,38 @@ type Config struct {
 	// WebhookRetryDelay is the first delay between webhook attempts
 	// (doubling); default 1s.
 	WebhookRetryDelay time.Duration
-	// HTTPClient fetches import/url and posts webhooks; a client with
-	// sensible timeouts when nil.
+	// HTTPClient fetches import/url and posts webhooks. When nil the
+	// server builds one with sensible timeouts that refuses loopback,
+	// private, link-local, unspecified and multicast addresses at dial time
+	// (after DNS, on every redirect) unless AllowPrivateURLs is set; a
+	// client given here is used as it is.
 	HTTPClient *http.Client
+	// AllowPrivateURLs lets import/url, webhooks and capture-website reach
+	// loopback and private addresses: for tests and local development
+	// only. Off by default, as the real service fetches public URLs only
+	// and anyone who may create a task could otherwise read internal
+	// services and cloud metadata through import/url -> export/url.
+	AllowPrivateURLs bool
+	// TaskTimeout bounds one task's run; the task then fails saying it ran
+	// out of time, and its engine stops. Default 10 minutes: longer than
+	// ImportTimeout (5 min) and the engines' external-program limit
+	// (2 min), which keep their own messages, and short enough that a
+	// runaway render frees its worker.
+	TaskTimeout time.Duration
+	// MaxImageMemory is the memory one image step may hold (decoded
+	// input, resized output, encoder copy), computed from the header and
+	// the options before decoding; over it the task fails with
+	// INVALID_FILE or INVALID_OPTIONS. Default 256 MiB
+	// (engine.DefaultMaxImageMemory): an 8192 x 8192 RGBA image fits, and
+	// the default workers keep a server's image work near 1 GiB.
+	MaxImageMemory int64
+	// MaxPDFPages caps the pages one task renders; default 5000
+	// (engine.DefaultMaxPages).
+	MaxPDFPages int
+	// WebhookSecret signs webhooks of users without their own. Empty: a
+	// random secret kept in <DataDir>/webhook-secret (see
+	// WebhookSecretPath), never a shared constant.
+	WebhookSecret string
 	// Engines does the file work; when nil one is built from EngineOptions
 	// (PDFiumCacheDir defaults to <DataDir>/wazero-cache) and closed with
 	// the server.
@@ -109,6 +139,13 @@ type Server struct {
 	handler  http.Handler
 	httpSrv  *http.Server
 	listener net.Listener
+	dialer   *net.Dialer // the guarded dialer, for capture-website
+	// hookSecretPath is where the generated webhook secret is kept ("" when
+	// Config.WebhookSecret set it).
+	hookSecretPath string
+	// loopbackOnly: the server is reachable on loopback only, so a request
+	// naming another Host is a DNS-rebinding page or a confused proxy.
+	loopbackOnly atomic.Bool
 
 	// wmu serializes writes: mutate memory under mu, persist, then answer.
 	wmu sync.Mutex
@@ -122,7 +159,7 @@ type Server struct {
 	waiters    map[string]chan struct{} // closed when the job/task ends
 	seq        int64
 
-	queue   chan string
+	runq    *runQueue
 	ctx     context.Context // ends at Close
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
@@ -168,9 +205,13 @@ func hostPort(a *net.TCPAddr, asked string) string {
 	return net.JoinHostPort(host, fmt.Sprint(a.Port))
 }
 
-// Serve serves the API on ln in the background until Close.
+// Serve serves the API on ln in the background until Close. On a
+// loopback listener requests must name a loopback host (or the base URL's).
 func (s *Server) Serve(ln net.Listener) {
 	s.listener = ln
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		s.loopbackOnly.Store(a.IP.IsLoopback())
+	}
 	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 	s.bg.Add(1)
 	go func() {
@@ -216,6 +257,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.WebhookRetryDelay <= 0 {
 		cfg.WebhookRetryDelay = time.Second
 	}
+	if cfg.TaskTimeout <= 0 {
+		cfg.TaskTimeout = 10 * time.Minute
+	}
 	s := &Server{cfg: cfg, base: base, log: cfg.Logger, hc: cfg.HTTPClient,
 		jobs: map[string]*Job{}, tasks: map[string]*Task{}, dependents: map[string][]string{},
 		queued: map[string]bool{}, running: map[string]context.CancelFunc{}, waiters: map[string]chan struct{}{},
@@ -223,12 +267,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	var hc *http.Client
+	s.dialer, hc = outbound(cfg.AllowPrivateURLs, cfg.ImportTimeout)
 	if s.hc == nil {
-		s.hc = &http.Client{Timeout: cfg.ImportTimeout, Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-			TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: time.Minute, MaxIdleConnsPerHost: 8,
-			IdleConnTimeout: 30 * time.Second}}
+		s.hc = hc
 	}
+	s.loopbackOnly.Store(isLoopbackHost(base.Hostname()))
 	if err := s.setupUsers(); err != nil {
 		return nil, err
 	}
@@ -246,8 +290,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			unlock()
 		}
 	}()
-	if s.signKey, err = loadSigningKey(filepath.Join(cfg.DataDir, "signing.key")); err != nil {
+	if s.signKey, err = loadSecret(filepath.Join(cfg.DataDir, "signing.key")); err != nil {
 		return nil, err
+	}
+	hookSecret := cfg.WebhookSecret
+	if hookSecret == "" {
+		s.hookSecretPath = filepath.Join(cfg.DataDir, "webhook-secret")
+		k, err := loadSecret(s.hookSecretPath)
+		if err != nil {
+			return nil, err
+		}
+		hookSecret = hex.EncodeToString(k)
+	}
+	for _, u := range s.users {
+		if u.WebhookSecret == "" {
+			u.WebhookSecret = hookSecret
+		}
 	}
 	if s.api, err = newValidator(base.String()); err != nil {
 		return nil, err
@@ -265,7 +323,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.eng, s.ownsEng = engine.NewRegistry(eo), true
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.queue = make(chan string, 1<<16)
+	s.runq = newRunQueue(cfg.Workers)
 	s.handler = s.routes()
 	if err := s.load(ctx); err != nil {
 		s.cancel()
@@ -287,7 +345,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 func (s *Server) setupUsers() error {
-	users := s.cfg.Users
+	users := append([]UserConfig(nil), s.cfg.Users...) // the caller's slice stays as given
 	if len(users) == 0 {
 		key := s.cfg.APIKey
 		if key == "" {
@@ -302,9 +360,6 @@ func (s *Server) setupUsers() error {
 		}
 		if u.Username == "" {
 			u.Username = fmt.Sprintf("user%d", u.ID)
-		}
-		if u.WebhookSecret == "" {
-			u.WebhookSecret = "local-webhook-secret"
 		}
 		id := fmt.Sprint(u.ID)
 		if _, dup := s.users[id]; dup {
@@ -324,7 +379,9 @@ func (s *Server) setupUsers() error {
 	return nil
 }
 
-func loadSigningKey(path string) ([]byte, error) {
+// loadSecret reads the hex secret at path, or makes a random 32-byte one
+// and keeps it there (mode 0600).
+func loadSecret(path string) ([]byte, error) {
 	if b, err := os.ReadFile(path); err == nil {
 		if k, err := hex.DecodeString(strings.TrimSpace(string(b))); err == nil && len(k) >= 16 {
 			return k, nil
@@ -333,14 +390,29 @@ func loadSigningKey(path string) ([]byte, error) {
 	k := make([]byte, 32)
 	rand.Read(k)
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(hex.EncodeToString(k)), 0o600); err != nil {
-		return nil, fmt.Errorf("localserver: signing key: %w", err)
+	if err := os.WriteFile(tmp, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("localserver: secret %s: %w", filepath.Base(path), err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("localserver: signing key: %w", err)
+		return nil, fmt.Errorf("localserver: secret %s: %w", filepath.Base(path), err)
 	}
 	return k, nil
 }
+
+// isLoopbackHost reports a loopback IP or a localhost name.
+func isLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// WebhookSecretPath is the file holding the webhook signing secret that
+// users without their own use, or "" when Config.WebhookSecret set it.
+// The file holds the secret as hex; verify webhooks with that string.
+func (s *Server) WebhookSecretPath() string { return s.hookSecretPath }
 
 // URL is the server's root URL (without /v2).
 func (s *Server) URL() string { return s.base.String() }
@@ -375,21 +447,23 @@ func (s *Server) Close() error {
 			cancel()
 		}
 		s.cancel()
-		s.mu.Lock()
-		for _, c := range s.running {
-			c()
-		}
-		for id, ch := range s.waiters {
-			close(ch)
-			delete(s.waiters, id)
-		}
-		s.mu.Unlock()
+		s.locked(func() {
+			for _, c := range s.running {
+				c()
+			}
+			for id, ch := range s.waiters {
+				close(ch)
+				delete(s.waiters, id)
+			}
+		})
 		s.workers.Wait()
 		s.bg.Wait()
-		s.wmu.Lock() // no write in flight
-		s.storeClosed.Store(true)
-		errs = append(errs, s.st.Close())
-		s.wmu.Unlock()
+		func() {
+			s.wmu.Lock() // no write in flight
+			defer s.wmu.Unlock()
+			s.storeClosed.Store(true)
+			errs = append(errs, s.st.Close())
+		}()
 		if s.ownsEng {
 			errs = append(errs, s.eng.Close())
 		}
@@ -458,42 +532,65 @@ func (s *Server) load(ctx context.Context) error {
 	return nil
 }
 
+// maxCrashResumes is how often a task that was running when the process
+// died is started again. One resume survives an unrelated kill -9; a second
+// death during the same task marks it failed, so an input that crashes the
+// server cannot crash it again at every start.
+const maxCrashResumes = 1
+
 // resume puts interrupted and runnable work back in motion after load.
 func (s *Server) resume() {
-	s.mu.RLock()
 	var interrupted, all []string
-	for id, t := range s.tasks {
-		all = append(all, id)
-		if t.Status == StatusProcessing {
-			interrupted = append(interrupted, id)
+	s.rlocked(func() {
+		for id, t := range s.tasks {
+			all = append(all, id)
+			if t.Status == StatusProcessing {
+				interrupted = append(interrupted, id)
+			}
 		}
-	}
-	s.mu.RUnlock()
+	})
 	for _, id := range interrupted {
+		crashed := false
 		s.update(id, func(t *Task) {
 			if t.Operation == "import/upload" {
 				// The upload was complete before it was marked processing.
 				t.Status = StatusWaiting
 				return
 			}
+			if !t.local.Stopped { // running when the process died
+				t.local.Crashes++
+			}
+			t.local.Stopped = false
+			if t.local.Crashes > maxCrashResumes {
+				crashed = true
+				failTask(t, CodeCrashLoop, fmt.Sprintf("The server process died %d times while this task was running (crashed or killed); "+
+					"it is not started again, so that it cannot crash the server at every start. Retry the task if those stops were unrelated.", t.local.Crashes))
+				return
+			}
 			t.Status, t.Percent, t.StartedAt = StatusWaiting, 0, Time{}
 			t.Message = strp("Resumed after a server restart")
 			t.Engine, t.EngineVersion = nil, nil
+			t.local.Resumed = true
 		})
+		if crashed {
+			s.log.Error("localserver: not resuming a task that was running at every crash", "task", id)
+			continue
+		}
 		s.log.Info("localserver: resuming a task interrupted by a restart", "task", id)
 	}
 	for _, id := range all {
 		s.reconcile(id)
 	}
-	s.mu.RLock()
 	var jobs []string
-	for id := range s.jobs {
-		jobs = append(jobs, id)
-	}
-	s.mu.RUnlock()
+	s.rlocked(func() {
+		for id := range s.jobs {
+			jobs = append(jobs, id)
+		}
+	})
 	for _, id := range jobs {
 		s.finishJobIfDone(id)
 	}
+	s.sweepSpool(false)
 }
 
 // janitor expires files periodically.
@@ -507,17 +604,57 @@ func (s *Server) janitor() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			s.wmu.Lock()
-			if !s.storeClosed.Load() {
-				if n, err := s.st.ExpireFiles(s.ctx, time.Now()); err != nil {
-					s.log.Warn("localserver: expire files", "err", err)
-				} else if n > 0 {
-					s.log.Info("localserver: expired files", "count", n)
-				}
-			}
-			s.wmu.Unlock()
+			s.expire()
 		}
 	}
+}
+
+// expire removes expired files and spooled inline contents.
+func (s *Server) expire() {
+	defer s.recoverBackground("janitor")
+	s.storeOp(func() error {
+		if n, err := s.st.ExpireFiles(s.ctx, time.Now()); err != nil {
+			s.log.Warn("localserver: expire files", "err", err)
+		} else if n > 0 {
+			s.log.Info("localserver: expired files", "count", n)
+		}
+		return nil
+	})
+	s.sweepSpool(true)
+}
+
+// recoverBackground keeps a panic in background work from ending the
+// process; deferred by every goroutine the server starts.
+func (s *Server) recoverBackground(what string) {
+	if p := recover(); p != nil {
+		s.log.Error("localserver: background panic", "in", what, "panic", p)
+	}
+}
+
+// locked runs fn under the state lock; the deferred unlock keeps the lock
+// free when fn panics.
+func (s *Server) locked(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn()
+}
+
+// rlocked runs fn under the state read lock.
+func (s *Server) rlocked(fn func()) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	fn()
+}
+
+// storeOp runs a store call serialized with writes; it fails once the
+// store is closed.
+func (s *Server) storeOp(fn func() error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.storeClosed.Load() {
+		return errClosed
+	}
+	return fn()
 }
 
 // lockedError is returned by New when another server uses the data dir.

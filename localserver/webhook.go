@@ -14,27 +14,30 @@ import (
 // background, signed with the owner's secret over the raw body; network
 // errors and 5xx are retried 3 times with a doubling delay.
 func (s *Server) sendWebhook(jobID, event string) {
-	s.mu.RLock()
-	j := s.jobs[jobID]
-	if j == nil || j.local.WebhookURL == "" {
-		s.mu.RUnlock()
-		return
-	}
-	target := j.local.WebhookURL
-	secret := ""
-	if u := s.users[j.local.UserID]; u != nil {
-		secret = u.WebhookSecret
-	}
-	body, err := json.Marshal(map[string]any{"event": event, "job": s.renderJob(j, true)})
-	s.mu.RUnlock()
-	if err != nil {
+	var target, secret string
+	var body []byte
+	var err error
+	s.rlocked(func() {
+		j := s.jobs[jobID]
+		if j == nil || j.local.WebhookURL == "" {
+			return
+		}
+		target = j.local.WebhookURL
+		if u := s.users[j.local.UserID]; u != nil {
+			secret = u.WebhookSecret
+		}
+		body, err = json.Marshal(map[string]any{"event": event, "job": s.renderJob(j, true)})
+	})
+	if target == "" || err != nil {
 		return
 	}
 	sig := webhook.Sign(secret, body)
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
+		defer s.recoverBackground("webhook")
 		delay := s.cfg.WebhookRetryDelay
+		var lastErr error
 		for attempt := 0; attempt <= 3; attempt++ {
 			if attempt > 0 {
 				select {
@@ -55,6 +58,7 @@ func (s *Server) sendWebhook(jobID, event string) {
 			req.Header.Set("User-Agent", "cloudconvert-local-webhook/1")
 			resp, err := s.hc.Do(req)
 			cancel()
+			lastErr = err
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode < 500 {
@@ -66,6 +70,6 @@ func (s *Server) sendWebhook(jobID, event string) {
 			}
 			s.log.Debug("localserver: webhook attempt failed", "job", jobID, "event", event, "attempt", attempt+1, "err", err)
 		}
-		s.log.Warn("localserver: webhook not delivered", "job", jobID, "event", event, "url", target)
+		s.log.Warn("localserver: webhook not delivered", "job", jobID, "event", event, "url", target, "err", lastErr)
 	}()
 }

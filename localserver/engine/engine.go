@@ -488,3 +488,26 @@ func guard(what string, fn func() error) (err error) {
 	}()
 	return fn()
 }
+
+// Heavy reports whether a request of op on inputs of these formats (or
+// file names) uses PDFium, pdfcpu on PDFs, LibreOffice or Chromium: work
+// that takes seconds to minutes. The server runs such tasks on at most
+// half of its workers, so that quick image, import and export work is not
+// starved behind them.
+func Heavy(op string, inputs ...string) bool {
+	switch strings.ToLower(strings.TrimSpace(op)) {
+	case "capture-website":
+		return true
+	case "convert", "thumbnail", "optimize", "merge", "metadata":
+		for _, in := range inputs {
+			f := formatOf(in, "")
+			if f == "" {
+				f = normFormat(in)
+			}
+			if f == "pdf" || officeFamilyOf(f) != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
