@@ -100,10 +100,7 @@ func (p *spillReader) next() (byte, error) {
 	for {
 		c, err := p.r.ReadByte()
 		if err != nil {
-			if err == io.EOF {
-				return 0, errBodySyntax
-			}
-			return 0, err
+			return 0, eof(err)
 		}
 		switch c {
 		case ' ', '\t', '\n', '\r':
@@ -282,7 +279,7 @@ func (p *spillReader) copyString(key bool) (string, error) {
 	for {
 		c, err := p.r.ReadByte()
 		if err != nil {
-			return "", errBodySyntax
+			return "", eof(err)
 		}
 		if c < 0x20 {
 			return "", errBodySyntax
@@ -293,7 +290,7 @@ func (p *spillReader) copyString(key bool) (string, error) {
 		if c == '\\' {
 			e, err := p.r.ReadByte()
 			if err != nil {
-				return "", errBodySyntax
+				return "", eof(err)
 			}
 			if err := p.emit(e); err != nil {
 				return "", err
@@ -339,7 +336,7 @@ func (p *spillReader) spillString(key string) error {
 		}
 		c, err := p.r.ReadByte()
 		if err != nil {
-			return errBodySyntax
+			return eof(err)
 		}
 		switch {
 		case c == '"':
@@ -349,7 +346,7 @@ func (p *spillReader) spillString(key string) error {
 		}
 		e, err := p.r.ReadByte() // c is a backslash
 		if err != nil {
-			return errBodySyntax
+			return eof(err)
 		}
 		var out []byte
 		switch e {
@@ -371,14 +368,17 @@ func (p *spillReader) spillString(key string) error {
 				return err
 			}
 			if utf16.IsSurrogate(r) {
+				// A pair makes one character; anything else is U+FFFD and
+				// the next escape stands on its own (as encoding/json reads it).
+				hi := r
 				r = utf8.RuneError
-				if next, _ := p.r.Peek(2); bytes.Equal(next, []byte(`\u`)) {
-					p.r.Discard(2)
-					lo, err := p.hex4()
-					if err != nil {
-						return err
+				if next, _ := p.r.Peek(6); len(next) == 6 && next[0] == '\\' && next[1] == 'u' {
+					if lo, ok := parseHex4(next[2:]); ok {
+						if dec := utf16.DecodeRune(hi, lo); dec != utf8.RuneError {
+							r = dec
+							p.r.Discard(6)
+						}
 					}
-					r = utf16.DecodeRune(r, lo)
 				}
 			}
 			out = u[:utf8.EncodeRune(u[:], r)]
@@ -392,12 +392,21 @@ func (p *spillReader) spillString(key string) error {
 }
 
 func (p *spillReader) hex4() (rune, error) {
+	b, err := p.r.Peek(4)
+	if err != nil {
+		return 0, eof(err)
+	}
+	r, ok := parseHex4(b)
+	if !ok {
+		return 0, errBodySyntax
+	}
+	p.r.Discard(4)
+	return r, nil
+}
+
+func parseHex4(b []byte) (rune, bool) {
 	var r rune
-	for range 4 {
-		c, err := p.r.ReadByte()
-		if err != nil {
-			return 0, errBodySyntax
-		}
+	for _, c := range b[:4] {
 		switch {
 		case c >= '0' && c <= '9':
 			c -= '0'
@@ -406,11 +415,20 @@ func (p *spillReader) hex4() (rune, error) {
 		case c >= 'A' && c <= 'F':
 			c -= 'A' - 10
 		default:
-			return 0, errBodySyntax
+			return 0, false
 		}
 		r = r<<4 | rune(c)
 	}
-	return r, nil
+	return r, true
+}
+
+// eof turns the end of the body inside a value into a syntax error and
+// keeps other read errors (the size cap) as they are.
+func eof(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errBodySyntax
+	}
+	return err
 }
 
 func (sp *spill) write(b []byte) error {

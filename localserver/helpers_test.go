@@ -1,6 +1,7 @@
 package localserver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,6 +52,9 @@ func testCacheDir() string {
 }
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("LOCALSERVER_CHILD_DATA"); dir != "" {
+		os.Exit(runChild(dir))
+	}
 	code := m.Run()
 	if sharedReg != nil {
 		sharedReg.Close()
@@ -307,4 +312,100 @@ func listen(t testing.TB) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// runChild is a server in a process of its own, for tests that kill it
+// (kill -9 recovery) or measure its memory: it prints its URL, serves until
+// its stdin closes (the test ended) or it is killed.
+func runChild(dir string) int {
+	cfg := Config{DataDir: dir, APIKey: testKey, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		AllowPrivateURLs: os.Getenv("LOCALSERVER_CHILD_PRIVATE") != "",
+		EngineOptions:    engine.Options{PDFiumCacheDir: testCacheDir()}}
+	srv, err := Start(context.Background(), cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("LISTENING", srv.URL())
+	io.Copy(io.Discard, os.Stdin)
+	srv.Close()
+	return 0
+}
+
+// child is a server process started by startChild.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	URL   string
+}
+
+// startChild runs the test binary as a server on dir (see runChild).
+func startChild(t testing.TB, dir string, env ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), "LOCALSERVER_CHILD_DATA="+dir), env...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd: cmd, stdin: stdin}
+	t.Cleanup(c.kill)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if !strings.HasPrefix(line, "LISTENING ") {
+		t.Fatalf("child server did not start: %q %v", line, err)
+	}
+	c.URL = strings.TrimSpace(strings.TrimPrefix(line, "LISTENING "))
+	return c
+}
+
+// kill ends the child with SIGKILL, as a crash or the OOM killer would.
+func (c *child) kill() {
+	if c.cmd.ProcessState != nil {
+		return
+	}
+	c.cmd.Process.Kill()
+	c.stdin.Close()
+	c.cmd.Wait()
+}
+
+// rss reads the child's peak and current resident memory (Linux).
+func (c *child) rss(t testing.TB) (peak, now int64) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var kb int64
+		if _, err := fmt.Sscanf(l, "VmHWM: %d kB", &kb); err == nil {
+			peak = kb << 10
+		}
+		if _, err := fmt.Sscanf(l, "VmRSS: %d kB", &kb); err == nil {
+			now = kb << 10
+		}
+	}
+	return peak, now
+}
+
+// callURL sends a request with the test key.
+func callURL(t testing.TB, method, url string, body io.Reader) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, body)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }

@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/google/uuid"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/uuid"
 
 	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
 )
@@ -101,14 +101,14 @@ func (s *Server) hostAllowed(hostport string) bool {
 
 // call is the per-request context of an API handler.
 type call struct {
-	user    *UserConfig
-	body    []byte
+	user *UserConfig
+	body []byte
 	// spills are the file contents spooled out of the body, by task name
 	// ("" for a standalone task); token stands for them in body.
 	spills  map[string]*spill
 	token   string
 	adopted map[string]bool // spills that became tasks' content
-	escape  bool // main host: escape "/" in JSON like the real API
+	escape  bool            // main host: escape "/" in JSON like the real API
 	isSync  bool
 	route   *routers.Route
 	started time.Time
@@ -397,8 +397,18 @@ func (v *validator) check(r *http.Request, body []byte) (*routers.Route, *apiErr
 }
 
 // collectFieldErrors flattens kin-openapi's errors into field -> messages.
+// Each level is matched by its own type, not errors.As: a parameter's
+// RequestError wraps a MultiError of schema errors, and unwrapping to those
+// first would lose the parameter's name (reporting it under "body").
 func collectFieldErrors(err error, out map[string][]string) {
+	collectField(err, "", out)
+}
+
+func collectField(err error, param string, out map[string][]string) {
 	add := func(field, msg string) {
+		if field == "" {
+			field = param
+		}
 		if field == "" {
 			field = "body"
 		}
@@ -409,46 +419,53 @@ func collectFieldErrors(err error, out map[string][]string) {
 		}
 		out[field] = append(out[field], msg)
 	}
-	var me openapi3.MultiError
-	if errors.As(err, &me) {
-		for _, e := range me {
-			collectFieldErrors(e, out)
+	switch e := err.(type) {
+	case openapi3.MultiError:
+		for _, x := range e {
+			collectField(x, param, out)
 		}
-		return
-	}
-	var re *openapi3filter.RequestError
-	if errors.As(err, &re) {
-		if re.Parameter != nil {
-			msg := re.Reason
-			var se *openapi3.SchemaError
-			if errors.As(re.Err, &se) {
-				msg = se.Reason
-			} else if re.Err != nil && msg == "" {
-				msg = re.Err.Error()
-			}
-			add(re.Parameter.Name, msg)
+	case *openapi3filter.RequestError:
+		if e.Parameter != nil {
+			param = e.Parameter.Name
+		}
+		if e.Err == nil {
+			add("", e.Reason)
 			return
 		}
-		if re.Err != nil {
-			var inner openapi3.MultiError
-			if errors.As(re.Err, &inner) {
-				for _, e := range inner {
-					collectFieldErrors(e, out)
+		if e.Parameter != nil {
+			if _, ok := e.Err.(openapi3.MultiError); !ok {
+				if _, ok := e.Err.(*openapi3.SchemaError); !ok {
+					msg := e.Reason
+					if msg == "" {
+						msg = e.Err.Error()
+					}
+					add("", msg)
+					return
 				}
-				return
 			}
-			collectFieldErrors(re.Err, out)
-			return
 		}
-		add("body", re.Reason)
-		return
+		collectField(e.Err, param, out)
+	case *openapi3.SchemaError:
+		field := strings.Join(e.JSONPointer(), ".")
+		if param != "" && field != "" {
+			field = param + "." + field
+		}
+		add(field, e.Reason)
+	default:
+		var se *openapi3.SchemaError
+		var re *openapi3filter.RequestError
+		var me openapi3.MultiError
+		switch {
+		case errors.As(err, &re):
+			collectField(re, param, out)
+		case errors.As(err, &me):
+			collectField(me, param, out)
+		case errors.As(err, &se):
+			collectField(se, param, out)
+		default:
+			add("", err.Error())
+		}
 	}
-	var se *openapi3.SchemaError
-	if errors.As(err, &se) {
-		add(strings.Join(se.JSONPointer(), "."), se.Reason)
-		return
-	}
-	add("body", err.Error())
 }
 
 // knownOperations lists the operations the document knows.

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -22,9 +22,13 @@ import (
 
 // demoExample is the docs' first create_job example ("Convert a PDF to
 // PNG", from the spec through the generated reference), run verbatim
-// except for the input URL, which the demo serves itself from a loopback
-// file server (example.com is not reachable here).
+// except for its import: example.com is not reachable here, and the local
+// server fetches public addresses only, so the sample PDF goes in as an
+// import/base64 task (same task name, same chain) instead of import/url.
 const demoExample = "Convert a PDF to PNG"
+
+// demoImport is the example's import task, replaced by import/base64.
+var demoImport = regexp.MustCompile(`operation = "import/url",(\s*)url = "https://example\.com/document\.pdf"`)
 
 // docExample returns the Lua code of the reference's example titled title.
 func docExample(title string) (string, error) {
@@ -55,10 +59,11 @@ func newDemoCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Convert a sample PDF to a PNG through the embedded local server (no network, no API key)",
-		Long: `demo starts the embedded local CloudConvert server, serves a sample PDF from a
-loopback file server, runs the docs' first create_job example (import/url ->
-convert -> export/url) through the Lua runtime with that URL, waits for the
-job on the sync endpoint, downloads the PNG and prints where it is.`,
+		Long: `demo starts the embedded local CloudConvert server, runs the docs' first
+create_job example (import -> convert -> export/url) through the Lua runtime
+with a sample PDF as its input (sent as import/base64: the server does not
+fetch example.com, nor loopback URLs), waits for the job on the sync
+endpoint, downloads the PNG and prints where it is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
@@ -73,20 +78,8 @@ job on the sync endpoint, downloads the PNG and prints where it is.`,
 			defer stop()
 			fmt.Fprintf(c.stderr, "cloudconvert: using the embedded local CloudConvert server at %s (data in %s)\n", srv.APIURL(), srv.DataDir())
 
-			// The input: a sample PDF on a loopback file server.
+			// The input: a sample PDF, inline.
 			pdf := localserver.SamplePDF(1, "Hello from the local CloudConvert server")
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return fail("file server: %v", err)
-			}
-			fs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/pdf")
-				w.Write(pdf)
-			}), ReadHeaderTimeout: 10 * time.Second}
-			go fs.Serve(ln)
-			defer fs.Close()
-			pdfURL := "http://" + ln.Addr().String() + "/document.pdf"
-			fmt.Fprintf(c.stderr, "cloudconvert: serving the sample input at %s\n", pdfURL)
 
 			acct := embeddedAccount(srv)
 			rt, err := luaruntime.New(luaruntime.Options{Accounts: accounts.NewSet(acct), Policy: luaruntime.Headless(true), UserAgent: "cloudconvert-cli-demo"})
@@ -97,11 +90,11 @@ job on the sync endpoint, downloads the PNG and prints where it is.`,
 			if err != nil {
 				return fail("%v", err)
 			}
-			if !strings.Contains(example, "https://example.com/document.pdf") || !strings.Contains(example, "local jobId") {
+			if !demoImport.MatchString(example) || !strings.Contains(example, "local jobId") {
 				return fail("the example %q changed: it no longer imports https://example.com/document.pdf into jobId", demoExample)
 			}
-			script := strings.Replace(example, "https://example.com/document.pdf", pdfURL, 1) + "\nreturn jobId\n"
-			fmt.Fprintf(c.stderr, "cloudconvert: running the reference example %q with url = %q\n", demoExample, pdfURL)
+			script := demoImport.ReplaceAllString(example, `operation = "import/base64",${1}file = "`+base64.StdEncoding.EncodeToString(pdf)+`"`) + "\nreturn jobId\n"
+			fmt.Fprintf(c.stderr, "cloudconvert: running the reference example %q with a sample PDF (%d bytes) as import/base64\n", demoExample, len(pdf))
 			res := rt.Execute(ctx, script)
 			fmt.Fprint(c.stdout, res.Output)
 			if res.Error != nil {
