@@ -321,6 +321,9 @@ func runChild(dir string) int {
 	cfg := Config{DataDir: dir, APIKey: testKey, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		AllowPrivateURLs: os.Getenv("LOCALSERVER_CHILD_PRIVATE") != "",
 		EngineOptions:    engine.Options{PDFiumCacheDir: testCacheDir()}}
+	if d, err := time.ParseDuration(os.Getenv("LOCALSERVER_CHILD_TASK_TIMEOUT")); err == nil {
+		cfg.TaskTimeout = d
+	}
 	srv, err := Start(context.Background(), cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
