@@ -64,6 +64,15 @@ func (s *Server) render(t *Task) *Task {
 		c.DependsOnTasks = []string{}
 	}
 	c.Result = nil
+	if _, ok := t.Payload["file"]; ok && (t.Operation == "import/base64" || t.Operation == "import/raw") {
+		// Never echo file contents (tasks stored before they were spooled).
+		c.Payload = make(map[string]any, len(t.Payload))
+		for k, v := range t.Payload {
+			if k != "file" {
+				c.Payload[k] = v
+			}
+		}
+	}
 	switch {
 	case t.Operation == "import/upload" && !t.local.Uploaded && t.Status == StatusWaiting:
 		c.Result = &TaskResult{Form: s.uploadForm(t)}

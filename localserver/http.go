@@ -231,6 +231,9 @@ func (s *Server) apiHandler(validate bool, h func(http.ResponseWriter, *http.Req
 				c.fail(w, e)
 				return
 			}
+			if b == nil {
+				b = []byte{}
+			}
 			c.body, c.spills = b, spills
 			defer func() {
 				for _, sp := range c.spills {
