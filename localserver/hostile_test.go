@@ -708,7 +708,9 @@ func TestFinding9TaskTimeout(t *testing.T) {
 	if job["status"] != "error" || task["code"] != CodeTimeout || !strings.Contains(fmt.Sprint(task["message"]), "ran out of time: it did not finish within 2s") {
 		t.Fatalf("%s", jsonStr(task))
 	}
-	if n := len(e.srv.running); n != 0 {
+	n := 0
+	e.srv.rlocked(func() { n = len(e.srv.running) })
+	if n != 0 {
 		t.Errorf("%d tasks still running", n)
 	}
 }
