@@ -5,7 +5,17 @@
 // State lives in the store package (embedded SQLite plus files on disk), so
 // jobs, tasks and files survive a restart; every write is committed before
 // the request that caused it is answered. Tasks that were processing when
-// the process stopped are started again when it starts.
+// the process stopped are started again when it starts (once after a
+// crash: a task running at two crashes fails instead of crashing the
+// server at every start).
+//
+// The server faces hostile input: every engine budgets its memory from
+// file headers and options before allocating (Config.MaxImageMemory,
+// MaxPDFPages), every task has a time limit (TaskTimeout), request bodies
+// cost memory independent of the file contents they carry (those are
+// spooled to disk), uploads are authenticated before their body is read,
+// outbound requests reach public addresses only (AllowPrivateURLs), and a
+// loopback server refuses requests for other host names.
 //
 // Use Start to listen on an address, or New plus Handler to serve on a
 // listener of your own (BaseURL must then be set).
@@ -64,6 +74,9 @@ type Config struct {
 	Users  []UserConfig
 	APIKey string
 	// Workers bounds how many tasks run at once; default 2*NumCPU (min 4).
+	// Ready tasks are taken round-robin over users and their jobs, and PDF,
+	// office and browser work may occupy at most half of the workers, so a
+	// small job is not starved behind big ones.
 	Workers int
 	// FileTTL is how long files stay downloadable; default 24h.
 	FileTTL time.Duration
