@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
 
@@ -79,7 +80,7 @@ func newCallCmd(c *cli) *cobra.Command {
 			var rt *luaruntime.Runtime
 			if dryRun {
 				// A dry run needs no account and sends nothing.
-				r, err := luaruntime.New(luaruntime.Options{})
+				r, err := docsRuntime()
 				if err != nil {
 					return err
 				}
@@ -96,11 +97,11 @@ func newCallCmd(c *cli) *cobra.Command {
 				defer cleanup()
 				rt = r
 			}
-			res := rt.CallJSON(ctx, account, fnName, argsJSON, extra, dryRun)
+			res := rt.Invoker().CallJSON(ctx, invoke.JSONCall{Account: account, Function: fnName, Args: argsJSON, Extra: extra, DryRun: dryRun})
 			if asJSON {
 				env := callEnvelope{
 					Function: res.Function, Success: res.Err == nil, Data: res.Data,
-					Meta:       callMeta{Operation: res.Operation, Account: res.Account, DryRun: res.DryRun, Method: res.Method, URL: res.URL, Status: res.Status, Request: res.Body},
+					Meta:       callMeta{Operation: res.Kind, Account: res.Account, DryRun: res.DryRun, Method: res.Method, URL: res.URL, Status: res.Status, Request: res.Body},
 					DurationMS: float64(res.Duration.Microseconds()) / 1000,
 				}
 				if env.Data == nil {
@@ -117,7 +118,7 @@ func newCallCmd(c *cli) *cobra.Command {
 			}
 			if res.Err != nil {
 				code := exitFailure
-				if res.Operation == "" {
+				if res.Kind == "" {
 					code = exitUsage
 				}
 				return &exitError{code: code, msg: res.Err.Error()}

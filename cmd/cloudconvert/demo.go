@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
+
 	"net"
 	"net/http"
 	"os"
@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
-	ccdocs "github.com/cctoolkit/cloudconvert/generated/cloudconvert/docs"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/localserver"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 	"github.com/cctoolkit/cloudconvert/sdk"
@@ -28,11 +28,11 @@ const demoExample = "Convert a PDF to PNG"
 
 // docExample returns the Lua code of the reference's example titled title.
 func docExample(title string) (string, error) {
-	b, err := fs.ReadFile(ccdocs.Files(), "reference.md")
-	if err != nil {
-		return "", err
+	page := descriptor().Doc("integrations." + descriptor().Slug)
+	if page == nil {
+		return "", fmt.Errorf("the docs have no reference page")
 	}
-	text := string(b)
+	text := page.Text
 	i := strings.Index(text, "#### "+title+"\n")
 	if i < 0 {
 		return "", fmt.Errorf("the reference has no example %q", title)
@@ -89,7 +89,11 @@ job on the sync endpoint, downloads the PNG and prints where it is.`,
 			fmt.Fprintf(c.stderr, "cloudconvert: serving the sample input at %s\n", pdfURL)
 
 			acct := embeddedAccount(srv)
-			rt, err := luaruntime.New(luaruntime.Options{Accounts: accounts.NewSet(acct), Policy: luaruntime.Headless(true), UserAgent: "cloudconvert-cli-demo"})
+			inv, err := invoke.New(invoke.Options{Integration: descriptor(), Accounts: accounts.NewSet(acct), Policy: invoke.Headless(true), UserAgent: "cloudconvert-cli-demo"})
+			if err != nil {
+				return fail("%v", err)
+			}
+			rt, err := luaruntime.New(luaruntime.Options{Invoker: inv})
 			if err != nil {
 				return fail("%v", err)
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 	"github.com/cctoolkit/cloudconvert/mcpserver"
 )
@@ -108,15 +109,19 @@ func (c *cli) newMCPRuntime(ctx context.Context, allowWrite bool, account string
 			cleanup = stop
 		}
 	}
-	rt, err := luaruntime.New(luaruntime.Options{
-		Accounts:       set,
-		Policy:         luaruntime.Headless(allowWrite),
-		DefaultAccount: account,
-		Limits:         limits,
-		UserAgent:      "cloudconvert-mcp",
-		DenyHint:       "this MCP server was started with --write=deny; restart it with --write=allow to allow writes",
-		NoAccountHint:  noAccountMessage,
+	inv, err := invoke.New(invoke.Options{
+		Integration:   descriptor(),
+		Accounts:      set,
+		Policy:        invoke.Headless(allowWrite),
+		UserAgent:     "cloudconvert-mcp",
+		DenyHint:      "this MCP server was started with --write=deny; restart it with --write=allow to allow writes",
+		NoAccountHint: noAccountMessage,
 	})
+	if err != nil {
+		cleanup()
+		return nil, nil, usageErr("%v", err)
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: account, Limits: limits})
 	if err != nil {
 		cleanup()
 		return nil, nil, usageErr("%v", err)

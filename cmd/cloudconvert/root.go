@@ -12,6 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
 
@@ -111,6 +114,19 @@ type runtimeOptions struct {
 	limits     luaruntime.Limits
 }
 
+// descriptor is the integration this command line serves: cmd/cloudconvert
+// is the one place that wires CloudConvert into the generic packages.
+func descriptor() *integration.Integration { return cloudconvert.Descriptor() }
+
+// docsRuntime is a runtime for reading the docs: no accounts, no calls.
+func docsRuntime() (*luaruntime.Runtime, error) {
+	inv, err := invoke.New(invoke.Options{Integration: descriptor()})
+	if err != nil {
+		return nil, err
+	}
+	return luaruntime.New(luaruntime.Options{Invoker: inv})
+}
+
 // newRuntime loads the accounts and makes a runtime. With no default
 // account it asks defaultAccountEndpoint for one; the cleanup it returns
 // must be called.
@@ -130,15 +146,19 @@ func (c *cli) newRuntime(ctx context.Context, o runtimeOptions) (*luaruntime.Run
 			cleanup = stop
 		}
 	}
-	rt, err := luaruntime.New(luaruntime.Options{
-		Accounts:       set,
-		Policy:         luaruntime.Headless(o.allowWrite),
-		DefaultAccount: o.account,
-		Limits:         o.limits,
-		UserAgent:      "cloudconvert-cli",
-		DenyHint:       "run again with --allow-write to allow writes",
-		NoAccountHint:  noAccountMessage,
+	inv, err := invoke.New(invoke.Options{
+		Integration:   descriptor(),
+		Accounts:      set,
+		Policy:        invoke.Headless(o.allowWrite),
+		UserAgent:     "cloudconvert-cli",
+		DenyHint:      "run again with --allow-write to allow writes",
+		NoAccountHint: noAccountMessage,
 	})
+	if err != nil {
+		cleanup()
+		return nil, nil, usageErr("%v", err)
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: o.account, Limits: o.limits})
 	if err != nil {
 		cleanup()
 		return nil, nil, usageErr("%v", err)

@@ -1,4 +1,4 @@
-package bind
+package luaruntime
 
 import (
 	"errors"
@@ -8,47 +8,49 @@ import (
 	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
-// Decoder turns JSON into Lua values: objects become tables with named
+// JSONDecoder turns JSON into Lua values: objects become tables with named
 // fields, arrays 1-based sequences, null nil, numbers Lua numbers (an
 // integer prints as an integer). A schema decides what an empty [] or {}
 // is: PHP-backed APIs send [] for an empty object, and an empty array gets
 // ArrayMeta as metatable so that json.encode writes it back as [].
 // Nothing the schema does not know is dropped.
-type Decoder struct {
+type JSONDecoder struct {
 	L *lua.LState
 	// ArrayMeta marks empty arrays; nil leaves them unmarked.
 	ArrayMeta *lua.LTable
 }
 
-// SyntaxError is a JSON document that does not parse.
-type SyntaxError struct {
+// JSONSyntaxError is a JSON document that does not parse.
+type JSONSyntaxError struct {
 	Offset int
 	Msg    string
 }
 
-func (e *SyntaxError) Error() string {
+func (e *JSONSyntaxError) Error() string {
 	return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)
 }
 
 // Decode parses data, directed by s (nil for none).
-func (d *Decoder) Decode(data []byte, s *Schema) (lua.LValue, error) {
+func (d *JSONDecoder) Decode(data []byte, s *integration.Schema) (lua.LValue, error) {
 	p := parser{d: d, data: data}
 	p.ws()
-	v := p.value(s.resolve(), 0)
+	v := p.value(s.Resolved(), 0)
 	if p.err != nil {
 		return lua.LNil, p.err
 	}
 	p.ws()
 	if p.i < len(p.data) {
-		return lua.LNil, &SyntaxError{p.i, "unexpected data after the value"}
+		return lua.LNil, &JSONSyntaxError{p.i, "unexpected data after the value"}
 	}
 	return v, nil
 }
 
 type parser struct {
-	d    *Decoder
+	d    *JSONDecoder
 	data []byte
 	i    int
 	err  error
@@ -56,7 +58,7 @@ type parser struct {
 
 func (p *parser) fail(msg string) lua.LValue {
 	if p.err == nil {
-		p.err = &SyntaxError{p.i, msg}
+		p.err = &JSONSyntaxError{p.i, msg}
 	}
 	return lua.LNil
 }
@@ -72,7 +74,7 @@ func (p *parser) ws() {
 	}
 }
 
-func (p *parser) value(s *Schema, depth int) lua.LValue {
+func (p *parser) value(s *integration.Schema, depth int) lua.LValue {
 	if depth > 512 {
 		return p.fail("nested too deeply")
 	}
@@ -289,7 +291,7 @@ func (p *parser) hex4() (rune, bool) {
 	return r, true
 }
 
-func (p *parser) object(s *Schema, depth int) lua.LValue {
+func (p *parser) object(s *integration.Schema, depth int) lua.LValue {
 	p.i++ // {
 	hint := 4
 	if s != nil && len(s.Properties) > 0 {
@@ -299,7 +301,7 @@ func (p *parser) object(s *Schema, depth int) lua.LValue {
 	p.ws()
 	if p.i < len(p.data) && p.data[p.i] == '}' {
 		p.i++
-		if s != nil && s.Type == "array" && p.d.ArrayMeta != nil {
+		if s != nil && s.Type == integration.TypeArray && p.d.ArrayMeta != nil {
 			t.Metatable = p.d.ArrayMeta
 		}
 		return t
@@ -319,12 +321,12 @@ func (p *parser) object(s *Schema, depth int) lua.LValue {
 		}
 		p.i++
 		p.ws()
-		var vs *Schema
+		var vs *integration.Schema
 		if s != nil {
-			if prop := s.props[key]; prop != nil {
-				vs = prop.Schema.resolve()
+			if prop := s.Property(key); prop != nil {
+				vs = prop.Schema.Resolved()
 			} else if s.AdditionalSchema != nil {
-				vs = s.AdditionalSchema.resolve()
+				vs = s.AdditionalSchema.Resolved()
 			}
 		}
 		v := p.value(vs, depth+1)
@@ -352,13 +354,13 @@ func (p *parser) object(s *Schema, depth int) lua.LValue {
 
 // keyStr parses a field name, reusing the schema's property name (no
 // allocation) when it is one.
-func (p *parser) keyStr(s *Schema) (string, bool) {
-	if s != nil && s.props != nil {
+func (p *parser) keyStr(s *integration.Schema) (string, bool) {
+	if s != nil && len(s.Properties) > 0 {
 		start := p.i + 1
 		for j := start; j < len(p.data); j++ {
 			c := p.data[j]
 			if c == '"' {
-				if prop := s.props[string(p.data[start:j])]; prop != nil {
+				if prop := s.PropertyBytes(p.data[start:j]); prop != nil {
 					p.i = j + 1
 					return prop.Name, true
 				}
@@ -372,18 +374,18 @@ func (p *parser) keyStr(s *Schema) (string, bool) {
 	return p.str()
 }
 
-func (p *parser) array(s *Schema, depth int) lua.LValue {
+func (p *parser) array(s *integration.Schema, depth int) lua.LValue {
 	p.i++ // [
-	var items *Schema
+	var items *integration.Schema
 	if s != nil && s.Items != nil {
-		items = s.Items.resolve()
+		items = s.Items.Resolved()
 	}
 	p.ws()
 	if p.i < len(p.data) && p.data[p.i] == ']' {
 		p.i++
 		t := p.d.L.CreateTable(0, 0)
 		// [] where the schema wants an object is an empty object.
-		if (s == nil || s.Type != "object") && p.d.ArrayMeta != nil {
+		if (s == nil || s.Type != integration.TypeObject) && p.d.ArrayMeta != nil {
 			t.Metatable = p.d.ArrayMeta
 		}
 		return t
