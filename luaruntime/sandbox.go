@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
-
 )
 
 // Base functions a script does not get: code loading, the file system,

@@ -10,8 +10,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/cctoolkit/cloudconvert/luaruntime"
 	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
 
 // addRuntimeTools adds the runtime's agent tools (execute_lua,

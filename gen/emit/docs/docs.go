@@ -11,7 +11,6 @@ import (
 	"strings"
 	"text/template"
 
-
 	"github.com/cctoolkit/cloudconvert/gen/ir"
 )
 
