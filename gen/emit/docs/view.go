@@ -30,8 +30,9 @@ type FunctionView struct {
 	Summary, Description, Notes        string
 	Call                               string // app.integrations.cloudconvert.create_job
 	HTTP                               string // POST /v2/jobs
-	ReturnsType                        string // JobResponse
+	ReturnsType                        string // JobResponse, "" when the answer has no body
 	ReturnsFields                      string // `data`
+	Status                             int    // the success status
 	Params                             []ParamRow
 	Definitions                        []Definition
 	CommonOperations                   []OperationRow
@@ -87,8 +88,9 @@ func functionView(in *ir.Integration, fn *ir.Function) FunctionView {
 	fv := FunctionView{
 		LuaName: d.Name, Slug: d.ToolName, FullName: d.FullName, Operation: d.Kind.String(),
 		Summary: d.Summary, Description: d.Description, Notes: fn.Notes,
-		Call: in.Desc.LuaPath + "." + d.Name,
-		HTTP: d.Method + " " + serverPath(in, fn),
+		Call:   in.Desc.LuaPath + "." + d.Name,
+		HTTP:   d.Method + " " + serverPath(in, fn),
+		Status: d.Status,
 	}
 	if t := d.Response; t != nil {
 		fv.ReturnsType = t.Name
