@@ -52,10 +52,13 @@ func TestFaultInjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := fp.New(t, backend)
+	// Slow answers come after two attempt timeouts: an attempt that is
+	// merely slow under load is not mistaken for one.
+	proxy.SlowFor = 5 * time.Second
 	pu, _ := url.Parse(backend)
 	dialer := &flakyDialer{}
 	base := &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 4}
-	policy := RetryPolicy{MaxAttempts: 4, MaxElapsed: time.Minute, AttemptTimeout: time.Second, InitialInterval: 20 * time.Millisecond, MaxInterval: 100 * time.Millisecond, MaxRetryAfter: 2 * time.Second}
+	policy := RetryPolicy{MaxAttempts: 4, MaxElapsed: time.Minute, AttemptTimeout: 2 * time.Second, InitialInterval: 20 * time.Millisecond, MaxInterval: 100 * time.Millisecond, MaxRetryAfter: 2 * time.Second}
 	c, err := New(key, WithoutAPIKey(), WithBaseURL(proxy.URL+pu.Path), WithRetryPolicy(policy), WithHTTPClient(&http.Client{Transport: base}))
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +99,7 @@ func TestFaultInjection(t *testing.T) {
 		{name: "read/persistent 429", faults: []fp.Fault{fp.TooMany}, sticky: true, wantErr: []error{apierror.ErrRateLimited},
 			wantMsg: "cloudconvert.get_job: 429 TOO_MANY_REQUESTS: Too Many Attempts. (retry after 1s) (after 4 attempts)", requests: 4, minTaken: 3 * time.Second},
 		{name: "read/persistent slow", faults: []fp.Fault{fp.Slow}, sticky: true, wantErr: []error{ErrTransport, context.DeadlineExceeded},
-			wantMsg: "cloudconvert.get_job: no response within 1s: ", requests: 4},
+			wantMsg: "cloudconvert.get_job: no response within 2s: ", requests: 4},
 		// Writes are never repeated once they may have reached the server.
 		{name: "write/clean", write: true, newJobs: 1, requests: 1},
 		{name: "write/reset after forward", write: true, faults: []fp.Fault{fp.ResetAfter}, wantErr: []error{ErrUncertainWrite, ErrTransport},
@@ -110,7 +113,7 @@ func TestFaultInjection(t *testing.T) {
 		{name: "write/502 after the server created the job", write: true, faults: []fp.Fault{fp.BadGatewayAfter}, wantErr: []error{apierror.ErrServer, ErrUncertainWrite},
 			wantMsg: "cloudconvert.create_job: 502: non-JSON error page: 502 Bad Gateway " + unknown, newJobs: 1, requests: 1},
 		{name: "write/slow", write: true, faults: []fp.Fault{fp.Slow}, wantErr: []error{ErrUncertainWrite, ErrTransport, context.DeadlineExceeded},
-			wantMsg: "cloudconvert.create_job: no response within 1s: ", newJobs: 1, requests: 1},
+			wantMsg: "cloudconvert.create_job: no response within 2s: ", newJobs: 1, requests: 1},
 		{name: "write/truncated", write: true, faults: []fp.Fault{fp.Truncated}, wantErr: []error{ErrUncertainWrite, ErrTransport},
 			wantMsg: "cloudconvert.create_job: incomplete answer: the response body was cut short", newJobs: 1, requests: 1},
 		{name: "write/truncated JSON", write: true, faults: []fp.Fault{fp.TruncatedJSON}, wantErr: []error{ErrMalformedResponse, ErrUncertainWrite}, newJobs: 1, requests: 1},

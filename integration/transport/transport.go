@@ -286,8 +286,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				what = "incomplete answer"
 			case timedOut:
 				what = "no response within " + p.AttemptTimeout.String()
-			case !reached:
+			case !reached && neverSent(err):
 				what = "could not connect"
+			case !reached:
+				what = "connection lost before the request was sent"
 			}
 			retry := class.Retry == integration.RetrySafe || !reached
 			if lastTry || !retry {
