@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,29 +30,30 @@ const testKey = "test-key-0123456789"
 var (
 	sharedOnce sync.Once
 	sharedReg  *engine.Registry
+	// cacheDir holds the PDFium compile cache of this test run: a
+	// temporary directory, never the user's ~/.cache.
+	cacheDir string
 )
 
-// registry is shared by the tests: PDFium compiles once per binary, and
-// its compiled module is cached across runs (cold start ~8 s, ~90 s under
-// -race; warm ~0.2 s).
+// registry is shared by the tests: PDFium compiles once per test binary
+// (~8 s, ~90 s under -race), into this run's cache directory.
 func registry() *engine.Registry {
-	sharedOnce.Do(func() { sharedReg = engine.NewRegistry(engine.Options{PDFiumCacheDir: testCacheDir()}) })
+	sharedOnce.Do(func() { sharedReg = engine.NewRegistry(engine.Options{PDFiumCacheDir: cacheDir}) })
 	return sharedReg
 }
 
-func testCacheDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(dir, "cctoolkit-cloudconvert", "engine-test-wazero")
-}
-
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "localserver-test-wazero-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localserver tests: no temporary directory:", err)
+		os.Exit(1)
+	}
+	cacheDir = dir
 	code := m.Run()
 	if sharedReg != nil {
 		sharedReg.Close()
 	}
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 

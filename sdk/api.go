@@ -22,14 +22,12 @@ func (c *Client) GetJob(ctx context.Context, id string) (*Job, error) {
 		return nil, err
 	}
 	k := c.begin(ctx, "get_job", false)
-	r, err := c.api.GetJobWithResponse(k.ctx, id)
-	if err != nil {
-		return nil, k.fail(err)
+	var r client.JobResponse
+	resp, err := c.api.GetJob(k.ctx, id)
+	if _, err := k.decode(resp, err, &r); err != nil {
+		return nil, err
 	}
-	if r.JSON200 == nil {
-		return nil, k.answer(r.HTTPResponse, r.Body)
-	}
-	return &r.JSON200.Data, nil
+	return &r.Data, nil
 }
 
 // GetTask returns a task (get_task).
@@ -43,27 +41,24 @@ func (c *Client) getTaskRaw(ctx context.Context, id string) (*Task, []byte, erro
 		return nil, nil, err
 	}
 	k := c.begin(ctx, "get_task", false)
-	r, err := c.api.GetTaskWithResponse(k.ctx, id)
+	var r client.TaskResponse
+	resp, err := c.api.GetTask(k.ctx, id)
+	body, err := k.decode(resp, err, &r)
 	if err != nil {
-		return nil, nil, k.fail(err)
+		return nil, nil, err
 	}
-	if r.JSON200 == nil {
-		return nil, nil, k.answer(r.HTTPResponse, r.Body)
-	}
-	return &r.JSON200.Data, r.Body, nil
+	return &r.Data, body, nil
 }
 
 // GetCurrentUser returns the account of the API key (get_current_user).
 func (c *Client) GetCurrentUser(ctx context.Context) (*User, error) {
 	k := c.begin(ctx, "get_current_user", false)
-	r, err := c.api.GetCurrentUserWithResponse(k.ctx)
-	if err != nil {
-		return nil, k.fail(err)
+	var r client.UserResponse
+	resp, err := c.api.GetCurrentUser(k.ctx)
+	if _, err := k.decode(resp, err, &r); err != nil {
+		return nil, err
 	}
-	if r.JSON200 == nil {
-		return nil, k.answer(r.HTTPResponse, r.Body)
-	}
-	return &r.JSON200.Data, nil
+	return &r.Data, nil
 }
 
 // CreateJob creates a job (create_job). It is a write: it is retried only
@@ -79,14 +74,13 @@ func (c *Client) createJobRaw(ctx context.Context, req CreateJobRequest) (*Job, 
 		return nil, nil, fmt.Errorf("create_job: a job needs at least one task")
 	}
 	k := c.begin(ctx, "create_job", false)
-	r, err := c.api.CreateJobWithResponse(k.ctx, req)
+	var r client.JobResponse
+	resp, err := c.api.CreateJob(k.ctx, req)
+	body, err := k.decode(resp, err, &r)
 	if err != nil {
-		return nil, nil, k.fail(err)
+		return nil, nil, err
 	}
-	if r.JSON201 == nil {
-		return nil, nil, k.answer(r.HTTPResponse, r.Body)
-	}
-	return &r.JSON201.Data, r.Body, nil
+	return &r.Data, body, nil
 }
 
 // CreateTask creates a standalone task (create_task): POST /v2/{operation}
@@ -119,7 +113,9 @@ func (c *Client) createTaskRaw(ctx context.Context, operation string, body Creat
 	}
 	var tr client.TaskResponse
 	if err := json.Unmarshal(res.Body, &tr); err != nil {
-		return nil, nil, &integration.Error{Kind: integration.KindResponse, Function: "create_task", Status: res.Status, Message: "the answer is not a task: " + err.Error()}
+		fn := c.desc.Function("create_task")
+		return nil, nil, &integration.Error{Kind: integration.KindResponse, Function: fn.Name, FullName: fn.FullName, Status: res.Status,
+			Message: "the answer is not a task: " + err.Error(), OutcomeUnknown: true, Attempts: res.Attempts, Err: err}
 	}
 	return &tr.Data, res.Body, nil
 }
@@ -136,14 +132,12 @@ func (c *Client) ListJobs(ctx context.Context, params *ListJobsParams) (*JobList
 
 func (c *Client) listJobs(ctx context.Context, params *ListJobsParams, rawQuery string) (*JobList, error) {
 	k := c.begin(ctx, "list_jobs", false)
-	r, err := c.api.ListJobsWithResponse(k.ctx, params, nextPage(rawQuery)...)
-	if err != nil {
-		return nil, k.fail(err)
+	var r client.JobList
+	resp, err := c.api.ListJobs(k.ctx, params, nextPage(rawQuery)...)
+	if _, err := k.decode(resp, err, &r); err != nil {
+		return nil, err
 	}
-	if r.JSON200 == nil {
-		return nil, k.answer(r.HTTPResponse, r.Body)
-	}
-	return r.JSON200, nil
+	return &r, nil
 }
 
 // ListTasks returns one page of tasks (list_tasks). See Tasks for an
@@ -154,14 +148,12 @@ func (c *Client) ListTasks(ctx context.Context, params *ListTasksParams) (*TaskL
 
 func (c *Client) listTasks(ctx context.Context, params *ListTasksParams, rawQuery string) (*TaskList, error) {
 	k := c.begin(ctx, "list_tasks", false)
-	r, err := c.api.ListTasksWithResponse(k.ctx, params, nextPage(rawQuery)...)
-	if err != nil {
-		return nil, k.fail(err)
+	var r client.TaskList
+	resp, err := c.api.ListTasks(k.ctx, params, nextPage(rawQuery)...)
+	if _, err := k.decode(resp, err, &r); err != nil {
+		return nil, err
 	}
-	if r.JSON200 == nil {
-		return nil, k.answer(r.HTTPResponse, r.Body)
-	}
-	return r.JSON200, nil
+	return &r, nil
 }
 
 // nextPage is the request editor of a page after the first: rawQuery, when
@@ -198,14 +190,9 @@ func (c *Client) DeleteJob(ctx context.Context, id string) error {
 		return err
 	}
 	k := c.begin(ctx, "delete_job", false)
-	r, err := c.api.DeleteJobWithResponse(k.ctx, id)
-	if err != nil {
-		return k.fail(err)
-	}
-	if r.StatusCode() != http.StatusNoContent {
-		return k.answer(r.HTTPResponse, r.Body)
-	}
-	return nil
+	resp, err := c.api.DeleteJob(k.ctx, id)
+	_, err = k.decode(resp, err, nil)
+	return err
 }
 
 // DeleteTask deletes a task (delete_task: 204).
@@ -214,14 +201,9 @@ func (c *Client) DeleteTask(ctx context.Context, id string) error {
 		return err
 	}
 	k := c.begin(ctx, "delete_task", false)
-	r, err := c.api.DeleteTaskWithResponse(k.ctx, id)
-	if err != nil {
-		return k.fail(err)
-	}
-	if r.StatusCode() != http.StatusNoContent {
-		return k.answer(r.HTTPResponse, r.Body)
-	}
-	return nil
+	resp, err := c.api.DeleteTask(k.ctx, id)
+	_, err = k.decode(resp, err, nil)
+	return err
 }
 
 // CancelTask cancels a waiting or processing task (cancel_task).
@@ -230,14 +212,12 @@ func (c *Client) CancelTask(ctx context.Context, id string) (*Task, error) {
 		return nil, err
 	}
 	k := c.begin(ctx, "cancel_task", false)
-	r, err := c.api.CancelTaskWithResponse(k.ctx, id)
-	if err != nil {
-		return nil, k.fail(err)
+	var r client.TaskResponse
+	resp, err := c.api.CancelTask(k.ctx, id)
+	if _, err := k.decode(resp, err, &r); err != nil {
+		return nil, err
 	}
-	if r.JSON200 == nil {
-		return nil, k.answer(r.HTTPResponse, r.Body)
-	}
-	return &r.JSON200.Data, nil
+	return &r.Data, nil
 }
 
 // RetryTask creates a new task that retries a failed one (retry_task); the
@@ -247,14 +227,12 @@ func (c *Client) RetryTask(ctx context.Context, id string) (*Task, error) {
 		return nil, err
 	}
 	k := c.begin(ctx, "retry_task", false)
-	r, err := c.api.RetryTaskWithResponse(k.ctx, id)
-	if err != nil {
-		return nil, k.fail(err)
+	var r client.TaskResponse
+	resp, err := c.api.RetryTask(k.ctx, id)
+	if _, err := k.decode(resp, err, &r); err != nil {
+		return nil, err
 	}
-	if r.JSON201 == nil {
-		return nil, k.answer(r.HTTPResponse, r.Body)
-	}
-	return &r.JSON201.Data, nil
+	return &r.Data, nil
 }
 
 func checkID(fn, id string) error {

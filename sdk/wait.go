@@ -14,6 +14,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/cctoolkit/cloudconvert/apierror"
+	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/client"
 )
 
 // ErrJobFailed is matched (errors.Is) by the error WaitJob returns for a
@@ -108,15 +109,13 @@ func (c *Client) WaitJobResult(ctx context.Context, id string, opts *WaitOptions
 			if viaSync {
 				api, k = c.sync, c.begin(ctx, "wait_job", true)
 			}
-			r, err := api.GetJobWithResponse(k.ctx, id)
+			var r client.JobResponse
+			resp, err := api.GetJob(k.ctx, id)
+			body, err := k.decode(resp, err, &r)
 			if err != nil {
-				return snapshot{}, k.fail(err)
+				return snapshot{}, err
 			}
-			if r.JSON200 == nil {
-				return snapshot{}, k.answer(r.HTTPResponse, r.Body)
-			}
-			j := &r.JSON200.Data
-			return snapshot{job: j, raw: r.Body, status: string(j.Status)}, nil
+			return snapshot{job: &r.Data, raw: body, status: string(r.Data.Status)}, nil
 		},
 	}
 	s, via, err := c.wait(ctx, &t, &w)
@@ -144,15 +143,13 @@ func (c *Client) WaitTask(ctx context.Context, id string, opts *WaitOptions) (*T
 			if viaSync {
 				api, k = c.sync, c.begin(ctx, "wait_task", true)
 			}
-			r, err := api.GetTaskWithResponse(k.ctx, id)
+			var r client.TaskResponse
+			resp, err := api.GetTask(k.ctx, id)
+			body, err := k.decode(resp, err, &r)
 			if err != nil {
-				return snapshot{}, k.fail(err)
+				return snapshot{}, err
 			}
-			if r.JSON200 == nil {
-				return snapshot{}, k.answer(r.HTTPResponse, r.Body)
-			}
-			tk := &r.JSON200.Data
-			return snapshot{task: tk, raw: r.Body, status: string(tk.Status)}, nil
+			return snapshot{task: &r.Data, raw: body, status: string(r.Data.Status)}, nil
 		},
 	}
 	s, _, err := c.wait(ctx, &t, &w)

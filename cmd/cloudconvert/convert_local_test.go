@@ -11,8 +11,6 @@ import (
 	"github.com/cctoolkit/cloudconvert/localserver"
 )
 
-func init() { backends["localserver"] = newLocalBackend }
-
 // newLocalBackend starts the embedded local server in-process: real
 // conversions (PDFium for PDF pages, pure Go for images, pdfcpu for PDFs).
 func newLocalBackend(t *testing.T) *backend {
@@ -25,12 +23,13 @@ func newLocalBackend(t *testing.T) *backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	b := &backend{name: "localserver", real: true, env: map[string]string{
+	b := &backend{env: map[string]string{
 		"CLOUDCONVERT_API_KEY": key, "CLOUDCONVERT_BASE_URL": s.APIURL(), "CLOUDCONVERT_SYNC_URL": s.SyncURL(),
 	}}
 	b.failingJob = func(t *testing.T) string {
-		// Text cannot become a PNG without LibreOffice.
-		return makeFailedJob(t, b, "png", "notes.txt", []byte("not an image\n"))
+		// Bytes that are not an image cannot become a PDF, whatever
+		// engines are installed.
+		return makeFailedJob(t, b, "pdf", "broken.png", []byte("these bytes are not a PNG"))
 	}
 	return b
 }

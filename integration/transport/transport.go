@@ -251,8 +251,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var bo *backoff.ExponentialBackOff
 	for n := 1; ; n++ {
-		if err := t.holdForRateLimit(ctx); err != nil {
-			return nil, t.fail(req, class, n-1, start, "gave up", err, false)
+		if what, err := t.holdForRateLimit(ctx); err != nil {
+			return nil, t.fail(req, class, n-1, start, what, err, false)
 		}
 		resp, reached, timedOut, err := t.attempt(req, class, n)
 		if class.Stats != nil {
@@ -260,6 +260,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		lastTry := n >= p.MaxAttempts || !replayable
 		var delay time.Duration
+		what := "no response"
 		switch {
 		case err == nil && !retryStatus(resp.StatusCode):
 			if n > 1 {
@@ -280,14 +281,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case ctx.Err() != nil:
 			return nil, t.fail(req, class, n, start, "gave up", context.Cause(ctx), reached)
 		default:
-			what := "no response"
 			switch {
 			case errors.Is(err, ErrTruncated):
-				what = "the response body was cut short"
+				what = "incomplete answer"
 			case timedOut:
 				what = "no response within " + p.AttemptTimeout.String()
-			case !reached:
+			case !reached && neverSent(err):
 				what = "could not connect"
+			case !reached:
+				what = "connection lost before the request was sent"
 			}
 			retry := class.Retry == integration.RetrySafe || !reached
 			if lastTry || !retry {
@@ -307,7 +309,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if err == nil {
 				return resp, nil
 			}
-			return nil, t.fail(req, class, n, start, "no response", err, reached)
+			return nil, t.fail(req, class, n, start, what, err, reached)
 		}
 		if resp != nil {
 			drain(resp)
@@ -358,7 +360,8 @@ func (t *Transport) attempt(req *http.Request, class Class, n int) (resp *http.R
 		return nil, sent.Load() && !neverSent(err), timedOut, err
 	}
 	// An answer came: the request reached the server.
-	if class.Long || resp.StatusCode < 200 || resp.StatusCode > 299 || resp.ContentLength > t.policy.MaxBuffered {
+	// (A HEAD answer has no body, whatever its Content-Length says.)
+	if class.Long || resp.StatusCode < 200 || resp.StatusCode > 299 || resp.ContentLength > t.policy.MaxBuffered || req.Method == http.MethodHead {
 		if cancel != nil {
 			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 		}
@@ -367,6 +370,12 @@ func (t *Transport) attempt(req *http.Request, class Class, n int) (resp *http.R
 	// Buffer the success body, so a cut-short body is retried like a
 	// reset rather than handed to the caller half-read.
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, t.policy.MaxBuffered+1))
+	if rerr == nil && int64(len(body)) > t.policy.MaxBuffered {
+		// Longer than we buffer and of unknown length: hand over what was
+		// read followed by the rest, streamed (no longer retried if cut).
+		resp.Body = &prefixedBody{Reader: io.MultiReader(bytes.NewReader(body), resp.Body), body: resp.Body, cancel: cancel}
+		return resp, true, false, nil
+	}
 	resp.Body.Close()
 	timedOut = cancel != nil && ctx.Err() != nil && req.Context().Err() == nil
 	if cancel != nil {
@@ -479,22 +488,31 @@ func (t *Transport) noteRateLimit(h http.Header) {
 	t.mu.Unlock()
 }
 
-func (t *Transport) holdForRateLimit(ctx context.Context) error {
+// holdForRateLimit waits until a used-up rate limit resets. A wait that
+// would outlive the caller's deadline fails at once, saying why.
+func (t *Transport) holdForRateLimit(ctx context.Context) (what string, err error) {
 	t.mu.Lock()
 	d := time.Until(t.notBefore)
 	t.mu.Unlock()
 	if d <= 0 {
-		return nil
+		return "", nil
+	}
+	if outlives(ctx, d) {
+		return "not sent", fmt.Errorf("%w: it resets in %s, after the deadline", ErrRateLimited, d.Round(time.Millisecond))
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():
-		return context.Cause(ctx)
+		return "gave up waiting for the rate limit to reset", context.Cause(ctx)
 	case <-timer.C:
-		return nil
+		return "", nil
 	}
 }
+
+// ErrRateLimited is the cause of a request not sent because the rate limit
+// is used up (X-RateLimit-Remaining: 0) until after the caller's deadline.
+var ErrRateLimited = errors.New("the rate limit is used up (X-RateLimit-Remaining: 0)")
 
 func outlives(ctx context.Context, d time.Duration) bool {
 	dl, ok := ctx.Deadline()
@@ -525,6 +543,22 @@ func neverSent(err error) bool {
 	var rec tls.RecordHeaderError
 	var cv *tls.CertificateVerificationError
 	return errors.As(err, &rec) || errors.As(err, &cv)
+}
+
+// prefixedBody is a success body read in part; closing it closes the
+// connection's body and ends the attempt's deadline.
+type prefixedBody struct {
+	io.Reader
+	body   io.Closer
+	cancel context.CancelFunc
+}
+
+func (p *prefixedBody) Close() error {
+	err := p.body.Close()
+	if p.cancel != nil {
+		p.cancel()
+	}
+	return err
 }
 
 type cancelOnClose struct {
