@@ -79,6 +79,7 @@ func run(t *testing.T, envm map[string]string, args ...string) (int, string, str
 
 func TestCLI(t *testing.T) {
 	s := newServer(t)
+	noKey, _ := localEnv(t)
 	envm := map[string]string{"CLOUDCONVERT_API_KEY": key, "CLOUDCONVERT_BASE_URL": s.URL + "/v2"}
 	cases := []struct {
 		args       []string
@@ -102,8 +103,8 @@ func TestCLI(t *testing.T) {
 		{args: []string{"call", "create_job", `{"tasks":[{"operation":"import/url","url":"u"}]}`}, code: 1, err: "--allow-write", noRequests: true},
 		{args: []string{"call", "get_jbo"}, code: 2, err: `did you mean "get_job"`, noRequests: true},
 		{args: []string{"call", "get_job", "[1]"}, code: 2, err: "not a JSON object", noRequests: true},
-		{args: []string{"lua", "-e", "app.integrations.cloudconvert.get_current_user({})"}, env: map[string]string{}, code: 0, err: "using the embedded local CloudConvert server", noRequests: true},
-		{args: []string{"call", "get_current_user"}, env: map[string]string{}, code: 0, err: "using the embedded local CloudConvert server", noRequests: true},
+		{args: []string{"lua", "-e", "app.integrations.cloudconvert.get_current_user({})"}, env: noKey, code: 0, err: "started the local CloudConvert server in the background", noRequests: true},
+		{args: []string{"call", "get_current_user"}, env: noKey, code: 0, out: `"username": "local"`, noRequests: true},
 		{args: []string{"docs", "cloudconvert.create_job"}, code: 0, out: "# cloudconvert.create_job"},
 		{args: []string{"docs"}, code: 0, out: "integrations.cloudconvert"},
 		{args: []string{"docs", "nope"}, code: 2, err: "no docs page"},
@@ -115,7 +116,7 @@ func TestCLI(t *testing.T) {
 	for _, c := range cases {
 		e := envm
 		if c.env != nil {
-			e = c.env
+			e = copyEnv(c.env)
 		}
 		s.mu.Lock()
 		s.seen = nil
