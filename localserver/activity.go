@@ -27,12 +27,15 @@ type Status struct {
 	Requests int64 `json:"requests"`
 	// IdleTimeout is Config.IdleTimeout (0: never stops by itself).
 	IdleTimeout string `json:"idle_timeout"`
+	// IdleSeconds is IdleFor in seconds.
+	IdleSeconds float64 `json:"idle_seconds"`
 }
 
 // Stats returns the server's Status.
 func (s *Server) Stats() Status {
 	st := Status{PID: os.Getpid(), DataDir: s.cfg.DataDir, URL: s.URL(), StartedAt: s.started,
-		Jobs: map[string]int{}, Requests: s.inflight.Load(), IdleTimeout: s.cfg.IdleTimeout.String()}
+		Jobs: map[string]int{}, Requests: s.inflight.Load(), IdleTimeout: s.cfg.IdleTimeout.String(),
+		IdleSeconds: s.IdleFor().Seconds()}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, j := range s.jobs {
@@ -49,9 +52,20 @@ func (s *Server) busy() bool {
 	return len(s.queued)+len(s.running) > 0
 }
 
-// Idle is closed once the server has answered no request and run no task
-// for Config.IdleTimeout; it is never closed when IdleTimeout is 0. The
-// server keeps serving: stopping is the owner's decision (Close).
+// IdleFor is how long the server has answered no API request and had no
+// task queued or running; 0 while it has.
+func (s *Server) IdleFor() time.Duration {
+	now := time.Now()
+	if s.inflight.Load() > 0 || s.busy() {
+		s.lastActive.Store(now.UnixNano())
+		return 0
+	}
+	return now.Sub(time.Unix(0, s.lastActive.Load()))
+}
+
+// Idle is closed once IdleFor reaches Config.IdleTimeout; never when
+// IdleTimeout is 0. The server keeps serving: stopping is the owner's
+// decision (Close).
 func (s *Server) Idle() <-chan struct{} { return s.idle }
 
 // track counts the requests in flight and the time of the last one.
@@ -81,12 +95,7 @@ func (s *Server) idleWatch() {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			now := time.Now()
-			if s.inflight.Load() > 0 || s.busy() {
-				s.lastActive.Store(now.UnixNano())
-				continue
-			}
-			if now.Sub(time.Unix(0, s.lastActive.Load())) >= d {
+			if s.IdleFor() >= d {
 				s.log.Info("localserver: idle", "for", d.String())
 				close(s.idle)
 				return

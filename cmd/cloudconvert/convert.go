@@ -55,10 +55,7 @@ With no API key configured, the local CloudConvert server does the work
 			if err != nil {
 				return err
 			}
-			if c.local != nil && !c.isQuiet() && isTerminal(c.stderr, c.getenv) && rendersPDF(req) &&
-				pdfiumCold(filepath.Join(c.local.DataDir, "wazero-cache")) {
-				fmt.Fprintln(c.stderr, "cloudconvert: the local server compiles PDFium to native code for its first PDF conversion (once; some seconds)")
-			}
+			c.pdfiumNotice(req)
 			pr := newProgress(c, c.isQuiet())
 			req.Progress = pr.convertEvent
 			res, err := sdk.ConvertFiles(ctx, cl, req)
@@ -253,6 +250,15 @@ func (c *cli) sdkClient(ctx context.Context, account string, timeout time.Durati
 		return nil, usageErr("account %s (%s): %v", acct.Name, acct.Source, err)
 	}
 	return cl, nil
+}
+
+// pdfiumNotice says, on a terminal, that the local server's first PDF
+// rendering compiles PDFium, so that the wait is explained.
+func (c *cli) pdfiumNotice(req sdk.ConvertRequest) {
+	if c.local != nil && !c.isQuiet() && isTerminal(c.stderr, c.getenv) && rendersPDF(req) &&
+		pdfiumCold(filepath.Join(c.local.DataDir, "wazero-cache")) {
+		fmt.Fprintln(c.stderr, "cloudconvert: the local server compiles PDFium to native code for its first PDF conversion (once; some seconds)")
+	}
 }
 
 // rendersPDF says whether the conversion renders a PDF (PDFium's work).

@@ -222,9 +222,10 @@ func (c *cli) printLocalStatus(info *daemon.Info, dir string, asJSON bool, probe
 	}
 	fmt.Fprintf(tw, "jobs\t%s\n", jobs)
 	fmt.Fprintf(tw, "tasks\t%d running, %d queued\n", s.TasksRunning, s.TasksQueued)
-	idle := "never"
+	idle := "never by itself"
 	if s.IdleTimeout != "" && s.IdleTimeout != "0s" {
-		idle = "after " + s.IdleTimeout + " without requests or running tasks"
+		idle = fmt.Sprintf("after %s without requests or running tasks (idle for %s)", s.IdleTimeout,
+			(time.Duration(s.IdleSeconds) * time.Second).String())
 	}
 	fmt.Fprintf(tw, "stops\t%s; now: cloudconvert local stop\n", idle)
 	tw.Flush()

@@ -650,3 +650,70 @@ func mcpRequests(reqs ...string) string {
 	}, reqs...)
 	return strings.Join(lines, "\n") + "\n"
 }
+
+// On a terminal, a PDF rendering on a local server whose PDFium is not
+// compiled yet says that it will take a while; nowhere else.
+func TestPDFiumNotice(t *testing.T) {
+	old := isTerminal
+	defer func() { isTerminal = old }()
+	dir := t.TempDir()
+	pdf := sdk.ConvertRequest{Files: []string{"a.pdf"}, To: "png"}
+	for _, c := range []struct {
+		name     string
+		tty      bool
+		local    bool
+		compiled bool
+		quiet    bool
+		req      sdk.ConvertRequest
+		want     bool
+	}{
+		{"first PDF rendering", true, true, false, false, pdf, true},
+		{"not a terminal", false, true, false, false, pdf, false},
+		{"quiet", true, true, false, true, pdf, false},
+		{"another server", true, false, false, false, pdf, false},
+		{"compiled already", true, true, true, false, pdf, false},
+		{"not a PDF", true, true, false, false, sdk.ConvertRequest{Files: []string{"a.png"}, To: "pdf"}, false},
+		{"PDF to PDF", true, true, false, false, sdk.ConvertRequest{Files: []string{"a.PDF"}, To: "pdf"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			isTerminal = func(io.Writer, func(string) string) bool { return c.tty }
+			var errb bytes.Buffer
+			cl := &cli{stderr: &errb, getenv: getenvOf(nil), quiet: c.quiet}
+			data := filepath.Join(dir, c.name)
+			if c.local {
+				cl.local = &daemon.Info{State: daemon.State{DataDir: data}}
+			}
+			if c.compiled {
+				os.MkdirAll(filepath.Join(data, "wazero-cache", "x"), 0o700)
+			}
+			cl.pdfiumNotice(c.req)
+			if got := strings.Contains(errb.String(), "compiles PDFium"); got != c.want {
+				t.Errorf("notice %v, want %v: %q", got, c.want, errb.String())
+			}
+		})
+	}
+}
+
+// The demo converts through its own local server and writes the PNG into
+// a new temporary directory, never into the current one.
+func TestDemo(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("compiles PDFium (seconds, minutes under -race); skipped with -short and -race")
+	}
+	env, _ := localEnv(t)
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	code, stdout, stderr := run(t, copyEnv(env), "demo")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	_, path, ok := strings.Cut(strings.TrimSpace(stdout[strings.LastIndex(stdout, "PNG written to "):]), "PNG written to ")
+	if !ok || !strings.HasPrefix(path, os.TempDir()) || strings.HasPrefix(path, cwd) {
+		t.Fatalf("stdout: %s", stdout)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(path)) })
+	checkFile(t, path, "png")
+	if entries, _ := os.ReadDir(cwd); len(entries) != 0 {
+		t.Errorf("the demo wrote into the current directory: %v", entries)
+	}
+}
