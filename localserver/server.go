@@ -91,6 +91,10 @@ type Config struct {
 	EngineOptions engine.Options
 	// Logger receives operational messages; slog.Default() when nil.
 	Logger *slog.Logger
+	// IdleTimeout, when positive, closes Idle() after that long without
+	// API requests or queued/running tasks (a background server uses it to
+	// stop itself). 0: never.
+	IdleTimeout time.Duration
 }
 
 // Server is a running local CloudConvert. It is safe for concurrent use.
@@ -134,6 +138,12 @@ type Server struct {
 	closeErr    error
 	unlock      func()
 	closeMu     sync.Once
+
+	// activity, for Stats and Idle
+	started    time.Time
+	inflight   atomic.Int64
+	lastActive atomic.Int64 // unix nanoseconds
+	idle       chan struct{}
 }
 
 // Start opens the server's state in cfg.DataDir, listens on cfg.Addr and
@@ -266,7 +276,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.queue = make(chan string, 1<<16)
-	s.handler = s.routes()
+	s.handler = s.track(s.routes())
+	s.started = time.Now()
+	s.lastActive.Store(s.started.UnixNano())
+	s.idle = make(chan struct{})
 	if err := s.load(ctx); err != nil {
 		s.cancel()
 		s.st.Close()
@@ -281,6 +294,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.bg.Add(1)
 	go s.janitor()
+	if cfg.IdleTimeout > 0 {
+		s.bg.Add(1)
+		go s.idleWatch()
+	}
 	s.resume()
 	ok = true
 	return s, nil

@@ -38,10 +38,9 @@ func run(t *testing.T, envm map[string]string, args ...string) (int, string, str
 // TestCLI runs the lua, call, docs, schema and functions commands against
 // the local server, through a proxy that records what reached it.
 func TestCLI(t *testing.T) {
-	// The embedded server of the cases without a key keeps its data here.
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	b := newLocalBackend(t)
 	proxy := faultproxy.New(t, b.env["CLOUDCONVERT_BASE_URL"])
+	noKey, _ := localEnv(t)
 	envm := map[string]string{"CLOUDCONVERT_API_KEY": key, "CLOUDCONVERT_BASE_URL": proxy.URL + "/v2"}
 	cases := []struct {
 		args       []string
@@ -65,8 +64,8 @@ func TestCLI(t *testing.T) {
 		{args: []string{"call", "create_job", `{"tasks":[{"operation":"import/url","url":"u"}]}`}, code: 1, err: "--allow-write", noRequests: true},
 		{args: []string{"call", "get_jbo"}, code: 2, err: `did you mean "get_job"`, noRequests: true},
 		{args: []string{"call", "get_job", "[1]"}, code: 2, err: "not a JSON object", noRequests: true},
-		{args: []string{"lua", "-e", "app.integrations.cloudconvert.get_current_user({})"}, env: map[string]string{}, code: 0, err: "using the embedded local CloudConvert server", noRequests: true},
-		{args: []string{"call", "get_current_user"}, env: map[string]string{}, code: 0, err: "using the embedded local CloudConvert server", noRequests: true},
+		{args: []string{"lua", "-e", "app.integrations.cloudconvert.get_current_user({})"}, env: noKey, code: 0, err: "started the local CloudConvert server in the background", noRequests: true},
+		{args: []string{"call", "get_current_user"}, env: noKey, code: 0, out: `"username": "local"`, noRequests: true},
 		{args: []string{"docs", "cloudconvert.create_job"}, code: 0, out: "# cloudconvert.create_job", noRequests: true},
 		{args: []string{"docs"}, code: 0, out: "integrations.cloudconvert", noRequests: true},
 		{args: []string{"docs", "nope"}, code: 2, err: "no docs page", noRequests: true},
@@ -78,7 +77,7 @@ func TestCLI(t *testing.T) {
 	for _, c := range cases {
 		e := envm
 		if c.env != nil {
-			e = c.env
+			e = copyEnv(c.env)
 		}
 		proxy.Forget()
 		code, out, errs := run(t, e, c.args...)

@@ -3,34 +3,73 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cctoolkit/cloudconvert/localserver"
+	"github.com/cctoolkit/cloudconvert/localserver/daemon"
 )
 
 func newServeCmd(c *cli) *cobra.Command {
-	var addr, dataDir, apiKey string
-	var ttl time.Duration
+	var addr, dataDir, apiKey, publicURL string
+	var ttl, idle time.Duration
 	var workers int
+	var asDaemon bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the local CloudConvert-compatible server (API under /v2, sync API under /sync/v2)",
+		Long: `Run the local CloudConvert-compatible server in the foreground (API under /v2,
+sync API under /sync/v2) until Ctrl-C.
+
+Commands without an API key do not need this: they start the same server in
+the background on their own (see cloudconvert local). Use serve for a server
+with its own address, key or data directory; point clients at it with
+CLOUDCONVERT_BASE_URL.`,
 		Example: `  cloudconvert serve --addr 127.0.0.1:8080 --api-key secret
-  CLOUDCONVERT_API_KEY=secret CLOUDCONVERT_BASE_URL=http://127.0.0.1:8080/v2 cloudconvert call get_current_user`,
+  CLOUDCONVERT_API_KEY=secret CLOUDCONVERT_BASE_URL=http://127.0.0.1:8080/v2 cloudconvert call get_current_user
+  cloudconvert serve --addr 0.0.0.0:8080 --api-key secret --public-url http://myhost:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			if dataDir == "" {
-				dataDir = localDataDir()
+				dataDir = c.localDataDir()
 			}
-			srv, err := localserver.Start(ctx, localserver.Config{DataDir: dataDir, Addr: addr, APIKey: apiKey, FileTTL: ttl,
-				Workers: workers, Logger: slog.New(slog.NewTextHandler(c.stderr, nil))})
+			if publicURL != "" {
+				u, err := url.Parse(publicURL)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+					return usageErr("--public-url %q: want the server's root URL as clients reach it, e.g. http://myhost:8080 (no /v2, no query)", publicURL)
+				}
+				publicURL = strings.TrimSuffix(strings.TrimRight(publicURL, "/"), "/v2")
+			}
+			if idle < 0 {
+				return usageErr("--idle-timeout must be 0 (never) or more")
+			}
+			cfg := localserver.Config{DataDir: dataDir, Addr: addr, APIKey: apiKey, FileTTL: ttl, BaseURL: publicURL,
+				Workers: workers, IdleTimeout: idle, Logger: slog.New(slog.NewTextHandler(c.stderr, nil))}
+			if asDaemon {
+				// The background server (started by commands without an API
+				// key, or by cloudconvert local start): its output is its log.
+				if cmd.Flags().Changed("addr") {
+					return usageErr("--daemon listens on the data directory's recorded loopback address; --addr does not apply")
+				}
+				if err := daemon.Run(ctx, cfg, daemon.RunOptions{Version: c.build.short()}); err != nil {
+					return &exitError{code: exitFailure, msg: err.Error()}
+				}
+				return nil
+			}
+			srv, err := localserver.Start(ctx, cfg)
 			if err != nil {
+				if localserver.IsLocked(err) {
+					if info, perr := daemon.Probe(ctx, dataDir); perr == nil {
+						err = fmt.Errorf("%w: the background server (pid %d, %s); stop it with `cloudconvert local stop`, or give --data-dir", err, info.PID, info.URL)
+					}
+				}
 				return &exitError{code: exitFailure, msg: err.Error()}
 			}
 			key := apiKey
@@ -38,8 +77,16 @@ func newServeCmd(c *cli) *cobra.Command {
 				key = localserver.DefaultAPIKey
 			}
 			fmt.Fprintf(c.stderr, "cloudconvert: serving the CloudConvert API at %s (sync %s), data in %s\n", srv.APIURL(), srv.SyncURL(), srv.DataDir())
-			fmt.Fprintf(c.stderr, "cloudconvert: use it with CLOUDCONVERT_API_KEY=%s CLOUDCONVERT_BASE_URL=%s\n", key, srv.APIURL())
-			<-ctx.Done()
+			if apiKey == "" {
+				fmt.Fprintf(c.stderr, "cloudconvert: use it with CLOUDCONVERT_API_KEY=%s CLOUDCONVERT_BASE_URL=%s\n", key, srv.APIURL())
+			} else {
+				fmt.Fprintf(c.stderr, "cloudconvert: use it with CLOUDCONVERT_API_KEY=<the --api-key> CLOUDCONVERT_BASE_URL=%s\n", srv.APIURL())
+			}
+			select {
+			case <-ctx.Done():
+			case <-srv.Idle():
+				fmt.Fprintf(c.stderr, "cloudconvert: idle for %s\n", idle)
+			}
 			fmt.Fprintln(c.stderr, "cloudconvert: stopping")
 			if err := srv.Close(); err != nil {
 				return &exitError{code: exitFailure, msg: err.Error()}
@@ -47,10 +94,15 @@ func newServeCmd(c *cli) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
-	cmd.Flags().StringVar(&dataDir, "data-dir", "", "where jobs, tasks and files are kept (default <user cache dir>/cloudconvert/local-server)")
-	cmd.Flags().StringVar(&apiKey, "api-key", "", "the API key clients must send (default "+localserver.DefaultAPIKey+")")
-	cmd.Flags().DurationVar(&ttl, "file-ttl", 24*time.Hour, "how long result files stay downloadable")
-	cmd.Flags().IntVar(&workers, "workers", 0, "tasks run at once (default 2 x CPUs, at least 4)")
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&dataDir, "data-dir", "", "where jobs, tasks and files are kept (default $CLOUDCONVERT_DATA_DIR or <user cache dir>/cloudconvert/local-server)")
+	f.StringVar(&apiKey, "api-key", "", "the API key clients must send (default "+localserver.DefaultAPIKey+")")
+	f.DurationVar(&ttl, "file-ttl", 24*time.Hour, "how long result files stay downloadable")
+	f.IntVar(&workers, "workers", 0, "tasks run at once (default 2 x CPUs, at least 4)")
+	f.StringVar(&publicURL, "public-url", "", "the root URL written into links (task and job links, upload and export URLs), e.g. http://myhost:8080 when serving on 0.0.0.0 (default: http://<--addr>)")
+	f.DurationVar(&idle, "idle-timeout", 0, "stop after this long without requests or running tasks (0: never)")
+	f.BoolVar(&asDaemon, "daemon", false, "run as the background server (see cloudconvert local)")
+	f.MarkHidden("daemon")
 	return cmd
 }
