@@ -92,17 +92,21 @@ type Account struct {
 }
 
 // ServerURL picks the base URL of a server family for this account:
-// BaseURL for the first ("api") family, SyncURL for "sync", else the
-// region, sandbox or live URL of the family.
+// BaseURL for the first family, SyncURL for "sync", "" for other families
+// of an account whose BaseURL points elsewhere, else the region, sandbox or
+// live URL of the family.
 func (a *Account) ServerURL(name string, first bool, live, sandbox, region string) string {
 	switch {
 	case first && a.BaseURL != "":
 		return a.BaseURL
 	case name == "sync" && a.SyncURL != "":
 		return a.SyncURL
-	case name == "sync" && a.BaseURL != "":
-		// A custom REST URL without a sync URL: assume the same host's /sync prefix.
-		return strings.TrimSuffix(strings.TrimRight(a.BaseURL, "/"), "/v2") + "/sync/v2"
+	case !first && a.BaseURL != "":
+		// The account points the API elsewhere (a local server, a proxy)
+		// without saying where this server is: unknown, so callers fall
+		// back (a waiting function polls) rather than reach the live host
+		// with the wrong key.
+		return ""
 	case a.Region != "" && region != "":
 		return strings.ReplaceAll(region, "{region}", a.Region)
 	case a.Sandbox && sandbox != "":

@@ -279,6 +279,10 @@ func (v *Invoker) account(fn *integration.Function, name string, srv *integratio
 		return nil, "", &integration.Error{Kind: integration.KindAccount, Function: fn.Name, FullName: fn.FullName, Message: v.Redact(msg)}
 	}
 	base := acct.ServerURL(srv.Name, v.in.IsFirstServer(srv), srv.Live, srv.Sandbox, srv.Region)
+	if base == "" && fn.Wait == nil {
+		return nil, "", &integration.Error{Kind: integration.KindAccount, Function: fn.Name, FullName: fn.FullName,
+			Message: fmt.Sprintf("the account %q has no URL for the %s server (%s); configure one", acct.Name, srv.Name, srv.Description)}
+	}
 	return acct, base, nil
 }
 
