@@ -6,11 +6,13 @@
 // Environment:
 //
 //	CLOUDCONVERT_API_KEY                 the default account's key
-//	CLOUDCONVERT_BASE_URL                its REST base URL (e.g. http://127.0.0.1:8080/v2)
+//	CLOUDCONVERT_BASE_URL                its REST base URL (e.g. http://127.0.0.1:8080/v2); with
+//	                                     no key, the default account is that server without a key
 //	CLOUDCONVERT_SYNC_URL                its waiting-API base URL (e.g. http://127.0.0.1:8080/sync/v2)
 //	CLOUDCONVERT_SANDBOX, CLOUDCONVERT_REGION
 //	CLOUDCONVERT_ACCOUNT_<NAME>_API_KEY  a named account (NAME is lower-cased)
 //	CLOUDCONVERT_ACCOUNT_<NAME>_SANDBOX, _REGION, _BASE_URL, _SYNC_URL
+//	                                     (_BASE_URL alone: that server without a key)
 //	CLOUDCONVERT_CONFIG                  the config file (default: <user config dir>/cloudconvert/accounts.yaml)
 //
 // Config file:
@@ -23,6 +25,8 @@
 //	  staging:
 //	    api_key_env: CC_STAGING_KEY
 //	    sandbox: true
+//	  local:
+//	    base_url: http://127.0.0.1:8080/v2   # a key is optional with base_url
 //
 // Keys never print: Secret formats as [redacted] everywhere.
 package accounts
@@ -88,17 +92,21 @@ type Account struct {
 }
 
 // ServerURL picks the base URL of a server family for this account:
-// BaseURL for the first ("api") family, SyncURL for "sync", else the
-// region, sandbox or live URL of the family.
+// BaseURL for the first family, SyncURL for "sync", "" for other families
+// of an account whose BaseURL points elsewhere, else the region, sandbox or
+// live URL of the family.
 func (a *Account) ServerURL(name string, first bool, live, sandbox, region string) string {
 	switch {
 	case first && a.BaseURL != "":
 		return a.BaseURL
 	case name == "sync" && a.SyncURL != "":
 		return a.SyncURL
-	case name == "sync" && a.BaseURL != "":
-		// A custom REST URL without a sync URL: assume the same host's /sync prefix.
-		return strings.TrimSuffix(strings.TrimRight(a.BaseURL, "/"), "/v2") + "/sync/v2"
+	case !first && a.BaseURL != "":
+		// The account points the API elsewhere (a local server, a proxy)
+		// without saying where this server is: unknown, so callers fall
+		// back (a waiting function polls) rather than reach the live host
+		// with the wrong key.
+		return ""
 	case a.Region != "" && region != "":
 		return strings.ReplaceAll(region, "{region}", a.Region)
 	case a.Sandbox && sandbox != "":
@@ -109,7 +117,9 @@ func (a *Account) ServerURL(name string, first bool, live, sandbox, region strin
 
 // Set is the configured accounts.
 type Set struct {
-	def   *Account
+	def *Account
+	// defFn resolves the default account when none is configured.
+	defFn func() (*Account, error)
 	named map[string]*Account
 }
 
@@ -122,12 +132,22 @@ func NewSet(def *Account, named ...*Account) *Set {
 	return s
 }
 
-// Default returns the default account, or nil when none is configured.
+// Default returns the configured default account, or nil when none is
+// configured. It does not call a SetDefaultFunc function.
 func (s *Set) Default() *Account { return s.def }
 
-// SetDefault replaces the default account (the CLI uses it for the local
-// server).
+// SetDefault replaces the default account.
 func (s *Set) SetDefault(a *Account) { s.def = a }
+
+// SetDefaultFunc gives the default account when none is configured: Get
+// calls fn each time the default account is asked for, so that nothing is
+// done (a local server found or started) until a call needs it. fn must
+// be safe for concurrent use and cache what it resolves; a nil account
+// means none.
+func (s *Set) SetDefaultFunc(fn func() (*Account, error)) { s.defFn = fn }
+
+// HasDefault says whether a default account is configured or resolvable.
+func (s *Set) HasDefault() bool { return s.def != nil || s.defFn != nil }
 
 // Names lists the named accounts, sorted.
 func (s *Set) Names() []string {
@@ -158,16 +178,26 @@ func (e *UnknownError) Error() string {
 // Get returns the account called name; "" and "default" mean the default.
 func (s *Set) Get(name string) (*Account, error) {
 	if name == "" || name == DefaultName {
-		if s.def == nil {
-			return nil, ErrNoDefault
+		switch {
+		case s.def != nil:
+			return s.def, nil
+		case s.defFn != nil:
+			a, err := s.defFn()
+			if err != nil {
+				return nil, err
+			}
+			if a == nil {
+				return nil, ErrNoDefault
+			}
+			return a, nil
 		}
-		return s.def, nil
+		return nil, ErrNoDefault
 	}
 	if a, ok := s.named[name]; ok {
 		return a, nil
 	}
 	conf := s.Names()
-	if s.def != nil {
+	if s.HasDefault() {
 		conf = append([]string{DefaultName}, conf...)
 	}
 	return nil, &UnknownError{Name: name, Configured: conf}
@@ -248,8 +278,8 @@ func Load(o Options) (*Set, error) {
 						return nil, fmt.Errorf("%s: account %q reads its key from $%s, which is not set", path, name, fa.APIKeyEnv)
 					}
 				}
-				if key == "" {
-					return nil, fmt.Errorf("%s: account %q has no api_key or api_key_env", path, name)
+				if key == "" && fa.BaseURL == "" {
+					return nil, fmt.Errorf("%s: account %q has no api_key or api_key_env (only an account with a base_url may have no key)", path, name)
 				}
 				s.named[name] = &Account{Name: name, APIKey: NewSecret(key), Sandbox: fa.Sandbox, Region: fa.Region, BaseURL: fa.BaseURL, SyncURL: fa.SyncURL, Source: "config file " + path}
 			}
@@ -263,26 +293,38 @@ func Load(o Options) (*Set, error) {
 	pre := o.Prefix + "_ACCOUNT_"
 	for _, kv := range o.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(k, pre) || !strings.HasSuffix(k, "_API_KEY") {
+		suffix := "_API_KEY"
+		if !strings.HasSuffix(k, suffix) {
+			suffix = "_BASE_URL"
+		}
+		if !strings.HasPrefix(k, pre) || !strings.HasSuffix(k, suffix) {
 			continue
 		}
-		up := strings.TrimSuffix(strings.TrimPrefix(k, pre), "_API_KEY")
+		up := strings.TrimSuffix(strings.TrimPrefix(k, pre), suffix)
 		name := strings.ToLower(up)
+		if suffix == "_BASE_URL" && o.Getenv(pre+up+"_API_KEY") != "" {
+			continue // the account is read from its _API_KEY
+		}
 		if !nameRe.MatchString(name) || name == DefaultName {
 			return nil, fmt.Errorf("$%s: account name %q must be letters, digits and _ (and not %q)", k, name, DefaultName)
 		}
-		key := o.Getenv(k)
-		if key == "" {
+		if o.Getenv(k) == "" {
 			continue
 		}
-		a := &Account{Name: name, APIKey: NewSecret(key), Source: "environment $" + k}
+		a := &Account{Name: name, APIKey: NewSecret(o.Getenv(pre + up + "_API_KEY")), Source: "environment $" + k}
 		if err := envOverrides(a, o.Getenv, pre+up); err != nil {
 			return nil, err
 		}
 		s.named[name] = a
 	}
-	if key := o.Getenv(o.Prefix + "_API_KEY"); key != "" {
-		a := &Account{Name: DefaultName, APIKey: NewSecret(key), Source: "environment $" + o.Prefix + "_API_KEY"}
+	if key, base := o.Getenv(o.Prefix+"_API_KEY"), o.Getenv(o.Prefix+"_BASE_URL"); key != "" || base != "" {
+		// A base URL alone selects that server, without a key: its own
+		// answer (e.g. 401) is what the user sees.
+		src := "environment $" + o.Prefix + "_API_KEY"
+		if key == "" {
+			src = "environment $" + o.Prefix + "_BASE_URL (no $" + o.Prefix + "_API_KEY)"
+		}
+		a := &Account{Name: DefaultName, APIKey: NewSecret(key), Source: src}
 		if err := envOverrides(a, o.Getenv, o.Prefix); err != nil {
 			return nil, err
 		}

@@ -97,3 +97,66 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// A base URL selects a server with or without a key: the default account
+// from $CLOUDCONVERT_BASE_URL alone, a named one from _BASE_URL alone or a
+// config entry with base_url and no key.
+func TestBaseURLWithoutKey(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "accounts.yaml")
+	os.WriteFile(cfg, []byte("accounts:\n  lab:\n    base_url: http://127.0.0.1:9/v2\n  nokey:\n    region: eu-central\n"), 0o600)
+	o := env(map[string]string{
+		"CLOUDCONVERT_BASE_URL":                "http://127.0.0.1:8080/v2",
+		"CLOUDCONVERT_ACCOUNT_SHARED_BASE_URL": "http://127.0.0.1:8081/v2",
+	})
+	o.ConfigPath = cfg
+	if _, err := Load(o); err == nil || !strings.Contains(err.Error(), `account "nokey" has no api_key`) {
+		t.Fatalf("an account with neither key nor base_url: %v", err)
+	}
+	os.WriteFile(cfg, []byte("accounts:\n  lab:\n    base_url: http://127.0.0.1:9/v2\n"), 0o600)
+	s, err := Load(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, url, source string }{
+		{"", "http://127.0.0.1:8080/v2", "$CLOUDCONVERT_BASE_URL (no $CLOUDCONVERT_API_KEY)"},
+		{"shared", "http://127.0.0.1:8081/v2", "$CLOUDCONVERT_ACCOUNT_SHARED_BASE_URL"},
+		{"lab", "http://127.0.0.1:9/v2", "config file"},
+	} {
+		a, err := s.Get(c.name)
+		if err != nil {
+			t.Fatalf("%q: %v", c.name, err)
+		}
+		if !a.APIKey.IsZero() || a.BaseURL != c.url || !strings.Contains(a.Source, c.source) {
+			t.Errorf("%q: %+v", c.name, a)
+		}
+	}
+}
+
+// SetDefaultFunc is called only when the default account is asked for.
+func TestDefaultFunc(t *testing.T) {
+	s := NewSet(nil, &Account{Name: "other", APIKey: NewSecret("k-other")})
+	calls := 0
+	s.SetDefaultFunc(func() (*Account, error) {
+		calls++
+		if calls == 2 {
+			return nil, fmt.Errorf("the server did not start")
+		}
+		return &Account{Name: DefaultName, BaseURL: "http://127.0.0.1:1/v2"}, nil
+	})
+	if s.Default() != nil || !s.HasDefault() {
+		t.Fatal("Default() must not resolve")
+	}
+	if _, err := s.Get("other"); err != nil || calls != 0 {
+		t.Fatalf("a named account resolved the default: %v, %d calls", err, calls)
+	}
+	if _, err := s.Get("nope"); err == nil || !strings.Contains(err.Error(), "configured accounts: default, other") || calls != 0 {
+		t.Fatalf("unknown: %v, %d calls", err, calls)
+	}
+	if a, err := s.Get(""); err != nil || a.BaseURL != "http://127.0.0.1:1/v2" {
+		t.Fatalf("%v %v", a, err)
+	}
+	if _, err := s.Get(DefaultName); err == nil || err.Error() != "the server did not start" {
+		t.Fatalf("the func's error: %v", err)
+	}
+}

@@ -17,9 +17,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cctoolkit/cloudconvert/gen/emit/descriptor"
 	"github.com/cctoolkit/cloudconvert/gen/emit/docs"
 	"github.com/cctoolkit/cloudconvert/gen/emit/goclient"
-	"github.com/cctoolkit/cloudconvert/gen/emit/luabind"
 	"github.com/cctoolkit/cloudconvert/gen/emit/metadata"
 	"github.com/cctoolkit/cloudconvert/gen/emit/openapi"
 	"github.com/cctoolkit/cloudconvert/gen/ir"
@@ -32,8 +32,8 @@ type Options struct {
 	Specs []string
 	// Templates holds the docs templates (templates/).
 	Templates fs.FS
-	// ModulePath is the toolkit's Go module (catalog, luaruntime), which the
-	// generated packages import.
+	// ModulePath is the toolkit's Go module (its integration package), which
+	// the generated packages import.
 	ModulePath string
 	// OutputModule is the module the generated packages live in, when it is
 	// not ModulePath (an integration kept in a repository of its own).
@@ -91,10 +91,10 @@ func Generate(opts Options) (Files, error) {
 		if err != nil {
 			return nil, err
 		}
-		if prev, dup := slugs[in.Slug]; dup {
-			return nil, fmt.Errorf("%s: integration slug %q is already used by %s", sp, in.Slug, prev)
+		if prev, dup := slugs[in.Desc.Slug]; dup {
+			return nil, fmt.Errorf("%s: integration slug %q is already used by %s", sp, in.Desc.Slug, prev)
 		}
-		slugs[in.Slug] = sp
+		slugs[in.Desc.Slug] = sp
 		files, err := Integration(in, opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", sp, err)
@@ -106,7 +106,7 @@ func Generate(opts Options) (Files, error) {
 
 // Integration runs the emitters for one integration.
 func Integration(in *ir.Integration, opts Options) (Files, error) {
-	dir := path.Join(opts.OutDir, in.Slug)
+	dir := path.Join(opts.OutDir, in.Desc.Slug)
 	out := Files{}
 	add := func(files map[string][]byte) {
 		for p, b := range files {
@@ -123,7 +123,7 @@ func Integration(in *ir.Integration, opts Options) (Files, error) {
 		return nil, err
 	}
 	add(client)
-	meta, err := metadata.Emit(in, metadata.Options{CatalogImport: opts.ModulePath + "/catalog"})
+	meta, err := metadata.Emit(in)
 	if err != nil {
 		return nil, err
 	}
@@ -133,18 +133,11 @@ func Integration(in *ir.Integration, opts Options) (Files, error) {
 		return nil, err
 	}
 	add(pages)
-	clients := map[string]string{}
-	for _, srv := range in.Servers {
-		clients[srv.Name] = opts.outputModule() + "/" + dir + "/" + srv.ClientPackage
-	}
-	bindings, err := luabind.Emit(in, luabind.Options{
-		BindImport:    opts.ModulePath + "/luaruntime/bind",
-		ClientImports: clients,
-	})
+	desc, err := descriptor.Emit(in, descriptor.Options{IntegrationImport: opts.ModulePath + "/integration"})
 	if err != nil {
 		return nil, err
 	}
-	add(bindings)
+	add(desc)
 	return out, nil
 }
 

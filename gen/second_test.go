@@ -9,8 +9,12 @@ import (
 )
 
 // TestSecondIntegration generates a made-up integration (two functions,
-// one read and one write) and proves its outputs build and work: nothing in
-// gen/ or templates/ may be specific to CloudConvert.
+// one read and one write) and proves its outputs build and work end to
+// end: the generated client's requests fit the generated document, and the
+// generated descriptor drives the toolkit's unchanged runtime packages (its
+// functions called from Lua, listed and called as MCP tools over a real MCP
+// client session). Nothing in gen/, templates/ or the runtime may be
+// specific to CloudConvert.
 func TestSecondIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a separate module; skipped with -short")
@@ -25,13 +29,12 @@ func TestSecondIntegration(t *testing.T) {
 	for _, want := range []string{
 		"generated/notes/openapi.yaml",
 		"generated/notes/client/client.gen.go",
-		"generated/notes/meta/meta.go",
+		"generated/notes/descriptor.go",
 		"generated/notes/meta/metadata.json",
 		"generated/notes/docs/notes.md",
 		"generated/notes/docs/reference.md",
 		"generated/notes/docs/functions/get_note.md",
 		"generated/notes/docs/functions/create_note.md",
-		"generated/notes/luabind/luabind.gen.go",
 	} {
 		if _, ok := files[want]; !ok {
 			t.Errorf("%s was not generated; got %v", want, files.Paths())
@@ -95,35 +98,46 @@ const secondContractTest = `package notesdemo
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cctoolkit/cloudconvert/accounts"
+	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
+	"github.com/cctoolkit/cloudconvert/luaruntime"
+	"github.com/cctoolkit/cloudconvert/mcpserver"
+
+	"example.com/notesdemo/generated/notes"
 	"example.com/notesdemo/generated/notes/client"
-	"example.com/notesdemo/generated/notes/docs"
-	"example.com/notesdemo/generated/notes/meta"
 )
 
-func TestContract(t *testing.T) {
+// notesAPI answers every request with one note and checks each request
+// against the generated document.
+func notesAPI(t *testing.T) (*httptest.Server, func() (int, []error)) {
 	doc, err := openapi3.NewLoader().LoadFromFile("generated/notes/openapi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var failures []error
 	srv := httptest.NewServer(nil)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	doc.Servers = openapi3.Servers{{URL: srv.URL + "/v1"}}
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
 	seen := 0
+	var failures []error
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen++
 		route, params, err := router.FindRoute(r)
 		if err == nil {
 			err = openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
@@ -131,16 +145,34 @@ func TestContract(t *testing.T) {
 				Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 			})
 		}
+		if err == nil && r.Header.Get("Authorization") != "Bearer notes-key" {
+			err = errString("no bearer key on " + r.URL.Path)
+		}
+		mu.Lock()
+		seen++
 		if err != nil {
 			failures = append(failures, err)
 		}
+		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		if r.Method == http.MethodPost {
 			w.WriteHeader(http.StatusCreated)
 		}
 		w.Write([]byte(` + "`" + `{"data":{"id":7,"title":"Groceries","body":null,"tags":["home"]}}` + "`" + `))
 	})
-	c, err := client.NewClientWithResponses(srv.URL + "/v1")
+	return srv, func() (int, []error) { mu.Lock(); defer mu.Unlock(); return seen, failures }
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func TestContract(t *testing.T) {
+	srv, stats := notesAPI(t)
+	c, err := client.NewClientWithResponses(srv.URL + "/v1", client.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer notes-key")
+		return nil
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,18 +187,85 @@ func TestContract(t *testing.T) {
 	if err != nil || created.JSON201 == nil {
 		t.Fatalf("create_note: %v %+v", err, created)
 	}
-	if seen != 2 || len(failures) > 0 {
+	if seen, failures := stats(); seen != 2 || len(failures) > 0 {
 		t.Fatalf("saw %d requests, failures: %v", seen, failures)
 	}
-	in := meta.Integration()
-	if in.Counts.Read != 1 || in.Counts.Write != 1 || len(in.Functions) != 2 {
-		t.Errorf("metadata counts: %+v", in.Counts)
+	d := notes.Descriptor()
+	all, reads, writes := d.Counts()
+	if all != 2 || reads != 1 || writes != 1 {
+		t.Errorf("descriptor counts: %d %d %d", all, reads, writes)
 	}
-	if f, ok := in.Function("create_note"); !ok || f.Operation != "write" || f.Slug != "notes_create_note" {
-		t.Errorf("create_note metadata: %+v", f)
+	if f := d.Function("create_note"); f == nil || f.Kind != integration.Write || f.ToolName != "notes_create_note" {
+		t.Errorf("create_note descriptor: %+v", f)
 	}
-	if len(docs.Pages()) != 4 {
-		t.Errorf("docs pages: %v", docs.Pages())
+	if len(d.Docs) != 4 || !strings.Contains(d.Doc("notes.get_note").Text, "get_note") {
+		t.Errorf("docs pages: %d", len(d.Docs))
+	}
+}
+
+// TestRuntimes drives the unchanged Lua runtime and MCP server with the
+// generated descriptor.
+func TestRuntimes(t *testing.T) {
+	srv, stats := notesAPI(t)
+	acct := &accounts.Account{Name: accounts.DefaultName, APIKey: accounts.NewSecret("notes-key"), BaseURL: srv.URL + "/v1"}
+	inv, err := invoke.New(invoke.Options{Integration: notes.Descriptor(), Accounts: accounts.NewSet(acct), Policy: invoke.Headless(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res := rt.Execute(ctx, ` + "`" + `
+		local n = app.integrations.notes.create_note({ title = "Groceries", tags = {"home"}, folder = "archive" })
+		local got = app.integrations.notes.get_note({ note_id = n.data.id })
+		return got.data.title, got.data.tags[1]
+	` + "`" + `)
+	if res.Error != nil || len(res.Values) != 2 || res.Values[0] != "Groceries" || res.Values[1] != "home" {
+		t.Fatalf("Lua: %+v", res)
+	}
+	bad := rt.Execute(ctx, ` + "`" + `return app.integrations.notes.get_note({ note_id = 0 })` + "`" + `)
+	if bad.Error == nil || !strings.Contains(bad.Error.Error(), "note_id: must be at least 1") {
+		t.Fatalf("a bad argument must be refused before sending: %v", bad.Error)
+	}
+
+	s, err := mcpserver.New(mcpserver.Options{Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := s.MCP().Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range tools.Tools {
+		names = append(names, tool.Name)
+	}
+	if !strings.Contains(strings.Join(names, " "), "notes_get_note") || !strings.Contains(strings.Join(names, " "), "notes_create_note") {
+		t.Fatalf("MCP tools: %v", names)
+	}
+	out, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "notes_get_note", Arguments: map[string]any{"note_id": 7}})
+	if err != nil || out.IsError {
+		t.Fatalf("MCP call: %v %+v", err, out)
+	}
+	b, _ := json.Marshal(out.StructuredContent)
+	if !strings.Contains(string(b), "Groceries") {
+		t.Fatalf("MCP result: %s", b)
+	}
+	if seen, failures := stats(); seen != 3 || len(failures) > 0 {
+		t.Fatalf("saw %d requests, failures: %v", seen, failures)
 	}
 }
 `

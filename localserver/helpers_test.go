@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -33,32 +32,33 @@ const testKey = "test-key-0123456789"
 var (
 	sharedOnce sync.Once
 	sharedReg  *engine.Registry
+	// cacheDir holds the PDFium compile cache of this test run: a
+	// temporary directory, never the user's ~/.cache.
+	cacheDir string
 )
 
-// registry is shared by the tests: PDFium compiles once per binary, and
-// its compiled module is cached across runs (cold start ~8 s, ~90 s under
-// -race; warm ~0.2 s).
+// registry is shared by the tests: PDFium compiles once per test binary
+// (~8 s, ~90 s under -race), into this run's cache directory.
 func registry() *engine.Registry {
-	sharedOnce.Do(func() { sharedReg = engine.NewRegistry(engine.Options{PDFiumCacheDir: testCacheDir()}) })
+	sharedOnce.Do(func() { sharedReg = engine.NewRegistry(engine.Options{PDFiumCacheDir: cacheDir}) })
 	return sharedReg
-}
-
-func testCacheDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(dir, "cctoolkit-cloudconvert", "engine-test-wazero")
 }
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("LOCALSERVER_CHILD_DATA"); dir != "" {
 		os.Exit(runChild(dir))
 	}
+	dir, err := os.MkdirTemp("", "localserver-test-wazero-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localserver tests: no temporary directory:", err)
+		os.Exit(1)
+	}
+	cacheDir = dir
 	code := m.Run()
 	if sharedReg != nil {
 		sharedReg.Close()
 	}
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -320,7 +320,7 @@ func listen(t testing.TB) net.Listener {
 func runChild(dir string) int {
 	cfg := Config{DataDir: dir, APIKey: testKey, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		AllowPrivateURLs: os.Getenv("LOCALSERVER_CHILD_PRIVATE") != "",
-		EngineOptions:    engine.Options{PDFiumCacheDir: testCacheDir()}}
+		EngineOptions:    engine.Options{PDFiumCacheDir: os.Getenv("LOCALSERVER_CHILD_CACHE")}}
 	if d, err := time.ParseDuration(os.Getenv("LOCALSERVER_CHILD_TASK_TIMEOUT")); err == nil {
 		cfg.TaskTimeout = d
 	}
@@ -346,7 +346,7 @@ type child struct {
 func startChild(t testing.TB, dir string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), "LOCALSERVER_CHILD_DATA="+dir), env...)
+	cmd.Env = append(append(os.Environ(), "LOCALSERVER_CHILD_DATA="+dir, "LOCALSERVER_CHILD_CACHE="+cacheDir), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

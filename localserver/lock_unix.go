@@ -25,3 +25,17 @@ func lockDir(dir string) (func(), error) {
 		f.Close()
 	}, nil
 }
+
+// DataDirInUse reports whether a server (in any process) holds dir's lock.
+func DataDirInUse(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, "server.lock"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}

@@ -134,6 +134,10 @@ type Config struct {
 	EngineOptions engine.Options
 	// Logger receives operational messages; slog.Default() when nil.
 	Logger *slog.Logger
+	// IdleTimeout, when positive, closes Idle() after that long without
+	// API requests or queued/running tasks (a background server uses it to
+	// stop itself). 0: never.
+	IdleTimeout time.Duration
 }
 
 // Server is a running local CloudConvert. It is safe for concurrent use.
@@ -184,6 +188,12 @@ type Server struct {
 	closeErr    error
 	unlock      func()
 	closeMu     sync.Once
+
+	// activity, for Stats and Idle
+	started    time.Time
+	inflight   atomic.Int64
+	lastActive atomic.Int64 // unix nanoseconds
+	idle       chan struct{}
 }
 
 // Start opens the server's state in cfg.DataDir, listens on cfg.Addr and
@@ -337,7 +347,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.runq = newRunQueue(cfg.Workers)
-	s.handler = s.routes()
+	s.handler = s.track(s.routes())
+	s.started = time.Now()
+	s.lastActive.Store(s.started.UnixNano())
+	s.idle = make(chan struct{})
 	if err := s.load(ctx); err != nil {
 		s.cancel()
 		s.st.Close()
@@ -352,6 +365,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.bg.Add(1)
 	go s.janitor()
+	if cfg.IdleTimeout > 0 {
+		s.bg.Add(1)
+		go s.idleWatch()
+	}
 	s.resume()
 	ok = true
 	return s, nil

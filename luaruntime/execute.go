@@ -10,7 +10,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/cctoolkit/cloudconvert/luaruntime/bind"
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
 // Result is what a script did.
@@ -19,9 +19,9 @@ type Result struct {
 	Output string
 	// Values are the script's return values, as JSON-like Go values.
 	Values []any
-	// Error is why the script failed, nil on success: a *bind.Error when
-	// an integration call raised it and nothing caught it, else a
-	// *ScriptError.
+	// Error is why the script failed, nil on success: an
+	// *integration.Error when an integration call raised it and nothing
+	// caught it, else a *ScriptError.
 	Error    error
 	Calls    []Call
 	Duration time.Duration
@@ -51,6 +51,7 @@ type exec struct {
 	calls   []Call
 	arrayMT *lua.LTable
 	errMT   *lua.LTable
+	errs    map[*lua.LTable]*integration.Error // the error tables raised, for uncaught errors
 	proxyMT *lua.LTable
 	fnCache map[string]*lua.LFunction
 	globals *lua.LTable
@@ -59,6 +60,12 @@ type exec struct {
 
 // Execute runs code in a fresh sandboxed state.
 func (r *Runtime) Execute(ctx context.Context, code string) *Result {
+	return r.ExecuteFile(ctx, "<string>", code)
+}
+
+// ExecuteFile runs code read from the file name: errors and tracebacks
+// name it ("job.lua:3: ...").
+func (r *Runtime) ExecuteFile(ctx context.Context, name, code string) *Result {
 	start := time.Now()
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, r.lim.Timeout, &errLimit{fmt.Sprintf("the script was stopped: time limit of %s exceeded", r.lim.Timeout)})
 	defer cancelTimeout()
@@ -77,7 +84,7 @@ func (r *Runtime) Execute(ctx context.Context, code string) *Result {
 		defer x.L.Close()
 		x.install()
 		x.L.SetContext(ctx)
-		fn, err := x.L.LoadString(code)
+		fn, err := x.L.Load(strings.NewReader(code), name)
 		if err != nil {
 			res.Error = &ScriptError{Kind: "syntax", Message: "syntax error: " + cleanLuaMessage(err.Error())}
 			return
@@ -104,7 +111,7 @@ func (r *Runtime) Execute(ctx context.Context, code string) *Result {
 
 func (r *Runtime) redactErr(err error) error {
 	switch e := err.(type) {
-	case *bind.Error:
+	case *integration.Error:
 		c := *e
 		c.Message = r.Redact(c.Message)
 		return &c
@@ -128,10 +135,12 @@ func (x *exec) scriptError(err error) error {
 	}
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
-		if ud, ok := ae.Object.(*lua.LUserData); ok {
-			if be, ok := ud.Value.(*bind.Error); ok {
-				return be
+		if t, ok := ae.Object.(*lua.LTable); ok {
+			if e, ok := x.errs[t]; ok {
+				return e
 			}
+			// error({code = 1}): show the table, not its address.
+			return &ScriptError{Kind: "runtime", Message: "error: " + x.describeValue(t)}
 		}
 		if lv, ok := ae.Object.(lua.LString); ok {
 			return &ScriptError{Kind: "runtime", Message: cleanLuaMessage(string(lv))}
@@ -141,6 +150,20 @@ func (x *exec) scriptError(err error) error {
 		}
 	}
 	return &ScriptError{Kind: "runtime", Message: cleanLuaMessage(err.Error())}
+}
+
+// describeValue renders a value a script raised, as dump would, cut short.
+func (x *exec) describeValue(v lua.LValue) string {
+	var b strings.Builder
+	func() {
+		defer func() { recover() }() // the output limit raises; the text so far is enough
+		x.dumpValue(x.L, &b, v, 0, map[*lua.LTable]bool{})
+	}()
+	s := b.String()
+	if len(s) > 2000 {
+		s = s[:2000] + "…"
+	}
+	return s
 }
 
 // cleanLuaMessage drops gopher-lua's stack traceback.
@@ -206,6 +229,9 @@ func (x *exec) toGo(v lua.LValue, depth int, seen map[*lua.LTable]bool) any {
 		if seen[v] || depth > 100 {
 			return "<cycle>"
 		}
+		if e, ok := x.errs[v]; ok {
+			return ErrorFields(e)
+		}
 		seen[v] = true
 		defer delete(seen, v)
 		n := v.Len()
@@ -230,9 +256,6 @@ func (x *exec) toGo(v lua.LValue, depth int, seen map[*lua.LTable]bool) any {
 		})
 		return out
 	case *lua.LUserData:
-		if e, ok := v.Value.(*bind.Error); ok {
-			return ErrorFields(e)
-		}
 		return "<userdata>"
 	case *lua.LFunction:
 		return "<function>"
@@ -240,33 +263,16 @@ func (x *exec) toGo(v lua.LValue, depth int, seen map[*lua.LTable]bool) any {
 	return v.String()
 }
 
-func isArrayTable(t *lua.LTable) bool {
-	mt, ok := t.Metatable.(*lua.LTable)
-	return ok && mt.RawGetString("__jsontype") == lua.LString("array")
-}
-
 // ErrorFields is an error as JSON fields, the same in every envelope (the
 // CLI's --json output, MCP tool errors, error values a script returns):
-// kind, function, param, status, code, message, errors,
-// retry_after_seconds, and the text it reads as.
+// the fields of integration.Error.Fields plus the text it reads as.
 func ErrorFields(err error) map[string]any {
-	if e, ok := bind.AsError(err); ok {
-		m := map[string]any{"kind": e.Kind, "function": e.Function, "message": e.Message, "text": e.Error()}
-		if e.Param != "" {
-			m["param"] = e.Param
+	if e, ok := integration.AsError(err); ok {
+		m := e.Fields()
+		if e.Where != "" {
+			m["where"] = e.Where
 		}
-		if e.Status != 0 {
-			m["status"] = e.Status
-		}
-		if e.Code != "" {
-			m["code"] = e.Code
-		}
-		if len(e.Errors) > 0 {
-			m["errors"] = e.Errors
-		}
-		if e.RetryAfter > 0 {
-			m["retry_after_seconds"] = e.RetryAfter.Seconds()
-		}
+		m["text"] = e.Error()
 		return m
 	}
 	var se *ScriptError

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/cctoolkit/cloudconvert/luaruntime/bind"
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
 // Tool is an agent tool the host offers (for MCP servers and chat hosts).
@@ -87,7 +87,7 @@ func (r *Runtime) ExecuteLua(ctx context.Context, code string) string {
 	}
 	if res.Error != nil {
 		b.WriteString("Error: " + res.Error.Error() + "\n")
-		if be, ok := bind.AsError(res.Error); ok && be.Kind == bind.KindArgument {
+		if be, ok := integration.AsError(res.Error); ok && be.Kind == integration.KindArgument {
 			b.WriteString(fmt.Sprintf("Hint: lua_read_doc(%q) shows the parameters.\n", r.in.Slug+"."+be.Function))
 		}
 	}

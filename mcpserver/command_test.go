@@ -163,7 +163,8 @@ func (s *syncBuffer) String() string {
 }
 
 // TestCommandEmbedded: without an API key, `cloudconvert mcp` serves
-// against the embedded local server, and says so on stderr only.
+// against the background local server, starts it when a tool first needs
+// it, and says so on stderr only.
 func TestCommandEmbedded(t *testing.T) {
 	bin := buildCLI(t)
 	dir := t.TempDir()
@@ -174,6 +175,13 @@ func TestCommandEmbedded(t *testing.T) {
 	cmd := exec.Command(bin, "mcp")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "XDG_CACHE_HOME=" + dir,
 		"CLOUDCONVERT_CONFIG=" + conf}
+	t.Cleanup(func() {
+		stop := exec.Command(bin, "local", "stop")
+		stop.Env = cmd.Env
+		if out, err := stop.CombinedOutput(); err != nil {
+			t.Errorf("local stop: %v\n%s", err, out)
+		}
+	})
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	client := mcp.NewClient(&mcp.Implementation{Name: "cmd-client", Version: "1"}, nil)
@@ -189,7 +197,7 @@ func TestCommandEmbedded(t *testing.T) {
 		t.Errorf("the local key leaked: %s", text(res))
 	}
 	cs.Close()
-	if !strings.Contains(stderr.String(), "embedded local CloudConvert server") {
+	if !strings.Contains(stderr.String(), "started the local CloudConvert server in the background") {
 		t.Errorf("stderr: %s", stderr.String())
 	}
 }

@@ -1,18 +1,18 @@
 // Package mcpserver serves an integration over the Model Context Protocol
-// with the official Go SDK: one tool per spec function, derived at run time
-// from the metadata tables, plus the Lua runtime's agent tools
-// (lua_list_docs, lua_search_docs, lua_read_doc, execute_lua) and the docs
-// pages as resources.
+// with the official Go SDK: one tool per function of the integration's
+// descriptor, plus the Lua runtime's agent tools (lua_list_docs,
+// lua_search_docs, lua_read_doc, execute_lua) and the docs pages as
+// resources. Nothing here is specific to one integration.
 //
-//	rt, _ := luaruntime.New(luaruntime.Options{Accounts: set, Policy: luaruntime.Headless(false)})
+//	inv, _ := invoke.New(invoke.Options{Integration: desc, Accounts: set})
+//	rt, _ := luaruntime.New(luaruntime.Options{Invoker: inv})
 //	srv, _ := mcpserver.New(mcpserver.Options{Runtime: rt})
 //	err := srv.Run(ctx, &mcp.StdioTransport{})
 //
-// Every call goes through the runtime: function tools through
-// [luaruntime.Runtime.CallJSON] (the code the Lua bindings and the CLI's
-// call command use), execute_lua through [luaruntime.Runtime.Execute]. So
-// argument checks, the policy, the limits, errors and the hiding of API keys
-// are the runtime's.
+// Function tools go through the runtime's invoker (the code the Lua
+// bindings and the CLI's call command use), execute_lua through
+// [luaruntime.Runtime.Execute]. So argument checks, the policy, the
+// transport's retries, errors and the hiding of API keys are shared.
 //
 // Write functions follow the runtime's policy: when it denies writes they
 // are not listed, and a call to one anyway is answered by the runtime's
@@ -32,8 +32,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/cctoolkit/cloudconvert/catalog"
-	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/meta"
+	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
 
@@ -46,13 +46,10 @@ const AccountParam = "account"
 
 // Options configure a Server.
 type Options struct {
-	// Runtime runs the calls and scripts; required. Its policy decides
-	// whether write tools are listed (they are unless it denies writes).
+	// Runtime runs the calls and scripts; required. Its integration is
+	// what the tools are derived from, and its policy decides whether
+	// write tools are listed (they are unless it denies writes).
 	Runtime *luaruntime.Runtime
-	// Integration is the metadata the tools are derived from;
-	// meta.Integration() (CloudConvert) when nil. It must describe the
-	// runtime's binding table.
-	Integration *catalog.Integration
 	// DefaultAccount is the account a function tool uses when the call
 	// gives none; "" for the default account.
 	DefaultAccount string
@@ -71,7 +68,7 @@ type Options struct {
 type Server struct {
 	opts   Options
 	rt     *luaruntime.Runtime
-	in     *catalog.Integration
+	in     *integration.Integration
 	mcp    *mcp.Server
 	max    int
 	scheme string
@@ -87,10 +84,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Runtime == nil {
 		return nil, errors.New("mcpserver: Options.Runtime is required")
 	}
-	in := opts.Integration
-	if in == nil {
-		in = meta.Integration()
-	}
+	in := opts.Runtime.Integration()
 	s := &Server{
 		opts: opts, rt: opts.Runtime, in: in, max: opts.MaxOutput,
 		scheme: in.Slug + "-docs", hidden: map[string]mcp.ToolHandler{},
@@ -134,7 +128,7 @@ func (s *Server) Tools() []*mcp.Tool { return slices.Clone(s.listed) }
 
 // WritesAllowed reports whether write tools are listed: the runtime's
 // policy does not deny writes.
-func (s *Server) WritesAllowed() bool { return s.rt.Policy().Write != luaruntime.Deny }
+func (s *Server) WritesAllowed() bool { return s.rt.Policy().Write != invoke.Deny }
 
 // DocURI is the resource URI of a docs page, e.g.
 // cloudconvert-docs://cloudconvert.create_job.
@@ -144,7 +138,7 @@ func (s *Server) instructions() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", s.in.Description)
 	fmt.Fprintf(&b, "Tools named %s_* call one API function each; their results are the API's JSON. ", s.in.Slug)
-	fmt.Fprintf(&b, "execute_lua runs a Lua script with %s.* for multi-step work (create a job, wait for it, pick fields out of the results) in one call. ", s.in.LuaNamespace)
+	fmt.Fprintf(&b, "execute_lua runs a Lua script with %s.* for multi-step work (create a job, wait for it, pick fields out of the results) in one call. ", s.in.LuaPath)
 	b.WriteString("lua_list_docs, lua_search_docs and lua_read_doc read the reference, which is also served as resources")
 	fmt.Fprintf(&b, " (%s://<page>). ", s.scheme)
 	if !s.WritesAllowed() {
@@ -196,18 +190,14 @@ func (s *Server) refuseHidden(next mcp.MethodHandler) mcp.MethodHandler {
 	}
 }
 
-// FunctionTool derives the tool of one spec function: its MCP tool name,
-// its description, its InputSchema with the optional account property, and
-// readOnlyHint for reads or destructiveHint for writes.
-func FunctionTool(f *catalog.Function, accountNames []string) (*mcp.Tool, error) {
-	dec := json.NewDecoder(bytes.NewReader(f.InputSchema))
-	dec.UseNumber()
-	var schema map[string]any
-	if err := dec.Decode(&schema); err != nil || schema == nil {
-		return nil, fmt.Errorf("function %s: the input schema is not a JSON object: %v", f.FullName, err)
-	}
-	if schema["type"] != "object" {
-		return nil, fmt.Errorf("function %s: the input schema's type is %v, not object", f.FullName, schema["type"])
+// FunctionTool derives the tool of one function: its MCP tool name, its
+// description, its InputSchema (from the descriptor) with the optional
+// account property, and readOnlyHint for reads or destructiveHint for
+// writes.
+func FunctionTool(f *integration.Function, accountNames []string) (*mcp.Tool, error) {
+	schema, ok := integration.ToGo(f.InputSchema()).(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("function %s: the input schema is not an object", f.FullName)
 	}
 	props, _ := schema["properties"].(map[string]any)
 	if props == nil {
@@ -222,8 +212,8 @@ func FunctionTool(f *catalog.Function, accountNames []string) (*mcp.Tool, error)
 	if desc == "" {
 		desc = f.Summary
 	}
-	t := &mcp.Tool{Name: f.MCPToolName, Description: desc, InputSchema: schema}
-	if f.Operation == catalog.Write {
+	t := &mcp.Tool{Name: f.ToolName, Description: desc, InputSchema: schema}
+	if f.Kind == integration.Write {
 		t.Annotations = &mcp.ToolAnnotations{DestructiveHint: ptr(true)}
 	} else {
 		t.Annotations = &mcp.ToolAnnotations{ReadOnlyHint: true}
@@ -246,11 +236,7 @@ func (s *Server) addFunctionTools() error {
 	names := s.rt.Accounts().Names()
 	writes := s.WritesAllowed()
 	seen := map[string]bool{}
-	for i := range s.in.Functions {
-		f := &s.in.Functions[i]
-		if s.rt.Integration().Function(f.LuaName) == nil {
-			return fmt.Errorf("function %s is in the metadata but not in the runtime's binding table", f.FullName)
-		}
+	for _, f := range s.in.Functions {
 		t, err := FunctionTool(f, names)
 		if err != nil {
 			return err
@@ -259,27 +245,27 @@ func (s *Server) addFunctionTools() error {
 			return fmt.Errorf("two functions have the MCP tool name %q", t.Name)
 		}
 		seen[t.Name] = true
-		s.addTool(t, s.functionHandler(f), f.Operation != catalog.Write || writes)
+		s.addTool(t, s.functionHandler(f), f.Kind != integration.Write || writes)
 	}
 	return nil
 }
 
-func (s *Server) functionHandler(f *catalog.Function) mcp.ToolHandler {
+func (s *Server) functionHandler(f *integration.Function) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		account, args, err := splitAccount(req.Params.Arguments)
 		if err != nil {
 			return s.errorResult(map[string]any{
-				"kind": "invalid_argument", "function": f.LuaName, "param": err.param, "message": err.msg,
+				"kind": "invalid_argument", "function": f.Name, "param": err.param, "message": err.msg,
 				"text": f.FullName + ": " + err.Error(),
 			}, s.docHint(f.DocPage)), nil
 		}
 		if account == "" {
 			account = s.opts.DefaultAccount
 		}
-		res := s.rt.CallJSON(ctx, account, f.LuaName, args, nil, false)
+		res := s.rt.Invoker().CallJSON(ctx, invoke.JSONCall{Account: account, Function: f.Name, Args: args})
 		if res.Err != nil {
 			hint := ""
-			if res.Err.Kind == "invalid_argument" {
+			if res.Err.Kind == integration.KindArgument {
 				hint = s.docHint(f.DocPage)
 			}
 			return s.errorResult(luaruntime.ErrorFields(res.Err), hint), nil

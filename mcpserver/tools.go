@@ -10,8 +10,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/cctoolkit/cloudconvert/integration"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
-	"github.com/cctoolkit/cloudconvert/luaruntime/bind"
 )
 
 // addRuntimeTools adds the runtime's agent tools (execute_lua,
@@ -98,7 +98,7 @@ func luaText(res *luaruntime.Result, slug string) string {
 	}
 	if res.Error != nil {
 		b.WriteString("Error: " + res.Error.Error() + "\n")
-		if be, ok := bind.AsError(res.Error); ok && be.Kind == bind.KindArgument {
+		if be, ok := integration.AsError(res.Error); ok && be.Kind == integration.KindArgument {
 			fmt.Fprintf(&b, "Hint: lua_read_doc(%q) shows the parameters.\n", slug+"."+be.Function)
 		}
 	}

@@ -5,37 +5,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 
 	"github.com/cctoolkit/cloudconvert/apierror"
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
 	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/client"
+	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 )
-
-// malformed is the error of a success answer that did not carry the
-// expected JSON (wrong content type, say); the retry layer treats it like a
-// truncated body.
-func malformed(status int, contentType string, body []byte) error {
-	return fmt.Errorf("status %d, Content-Type %q, %d bytes", status, contentType, len(body))
-}
 
 // GetJob returns a job with its tasks (get_job).
 func (c *Client) GetJob(ctx context.Context, id string) (*Job, error) {
 	if err := checkID("get_job", id); err != nil {
 		return nil, err
 	}
-	o := op{fn: "get_job", method: http.MethodGet, path: "/jobs/" + id, kind: read}
-	r, _, err := fetch(ctx, c, &o, func(ctx context.Context) (*client.JobResponse, *http.Response, []byte, error) {
-		r, err := c.api.GetJobWithResponse(ctx, id)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return r.JSON200, r.HTTPResponse, r.Body, nil
-	})
-	if err != nil {
+	k := c.begin(ctx, "get_job", false)
+	var r client.JobResponse
+	resp, err := c.api.GetJob(k.ctx, id)
+	if _, err := k.decode(resp, err, &r); err != nil {
 		return nil, err
 	}
 	return &r.Data, nil
@@ -51,31 +40,22 @@ func (c *Client) getTaskRaw(ctx context.Context, id string) (*Task, []byte, erro
 	if err := checkID("get_task", id); err != nil {
 		return nil, nil, err
 	}
-	o := op{fn: "get_task", method: http.MethodGet, path: "/tasks/" + id, kind: read}
-	r, raw, err := fetch(ctx, c, &o, func(ctx context.Context) (*client.TaskResponse, *http.Response, []byte, error) {
-		r, err := c.api.GetTaskWithResponse(ctx, id)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return r.JSON200, r.HTTPResponse, r.Body, nil
-	})
+	k := c.begin(ctx, "get_task", false)
+	var r client.TaskResponse
+	resp, err := c.api.GetTask(k.ctx, id)
+	body, err := k.decode(resp, err, &r)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &r.Data, raw, nil
+	return &r.Data, body, nil
 }
 
 // GetCurrentUser returns the account of the API key (get_current_user).
 func (c *Client) GetCurrentUser(ctx context.Context) (*User, error) {
-	o := op{fn: "get_current_user", method: http.MethodGet, path: "/users/me", kind: read}
-	r, _, err := fetch(ctx, c, &o, func(ctx context.Context) (*client.UserResponse, *http.Response, []byte, error) {
-		r, err := c.api.GetCurrentUserWithResponse(ctx)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return r.JSON200, r.HTTPResponse, r.Body, nil
-	})
-	if err != nil {
+	k := c.begin(ctx, "get_current_user", false)
+	var r client.UserResponse
+	resp, err := c.api.GetCurrentUser(k.ctx)
+	if _, err := k.decode(resp, err, &r); err != nil {
 		return nil, err
 	}
 	return &r.Data, nil
@@ -93,62 +73,56 @@ func (c *Client) createJobRaw(ctx context.Context, req CreateJobRequest) (*Job, 
 	if len(req.Tasks) == 0 {
 		return nil, nil, fmt.Errorf("create_job: a job needs at least one task")
 	}
-	var out *Job
-	var raw []byte
-	o := op{fn: "create_job", method: http.MethodPost, path: "/jobs", kind: write}
-	err := c.call(ctx, &o, func(ctx context.Context) error {
-		r, err := c.api.CreateJobWithResponse(ctx, req)
-		if err != nil {
-			return err
-		}
-		if r.JSON201 == nil {
-			return malformed(r.StatusCode(), r.HTTPResponse.Header.Get("Content-Type"), r.Body)
-		}
-		out, raw = &r.JSON201.Data, r.Body
-		return nil
-	})
-	return out, raw, err
+	k := c.begin(ctx, "create_job", false)
+	var r client.JobResponse
+	resp, err := c.api.CreateJob(k.ctx, req)
+	body, err := k.decode(resp, err, &r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &r.Data, body, nil
 }
 
 // CreateTask creates a standalone task (create_task): POST /v2/{operation}
-// with the operation's fields at the top level of body. It is a write.
+// with the operation's fields at the top level of body. It is a write. The
+// operation and the request are checked against the descriptor first.
 func (c *Client) CreateTask(ctx context.Context, operation string, body CreateTaskRequest) (*Task, error) {
 	t, _, err := c.createTaskRaw(ctx, operation, body)
 	return t, err
 }
 
 func (c *Client) createTaskRaw(ctx context.Context, operation string, body CreateTaskRequest) (*Task, []byte, error) {
-	f, ok := createTaskOps[operation]
-	if !ok {
-		return nil, nil, fmt.Errorf("create_task: unknown operation %q (known: %s)", operation, strings.Join(Operations(), ", "))
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create_task: %w", err)
 	}
-	var out *Task
-	var raw []byte
-	o := op{fn: "create_task", method: http.MethodPost, path: "/" + operation, kind: write}
-	err := c.call(ctx, &o, func(ctx context.Context) error {
-		r, err := f(c.api, ctx, body)
-		if err != nil {
-			return err
-		}
-		resp := r.GetJSON201()
-		if resp == nil {
-			return malformed(r.StatusCode(), r.ContentType(), r.GetBody())
-		}
-		out, raw = &resp.Data, r.GetBody()
-		return nil
-	})
-	return out, raw, err
+	fields, err := integration.DecodeJSON(raw, integration.JSONLimits{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("create_task: %w", err)
+	}
+	args := integration.NewObject(2)
+	args.Set("operation", operation)
+	args.Set("payload", fields)
+	if in, ok := fields.(*integration.Object).Get("input"); ok {
+		fields.(*integration.Object).Delete("input")
+		args.Set("input", in)
+	}
+	res, ierr := c.inv.Invoke(ctx, invoke.Call{Function: c.desc.Function("create_task"), Args: args, Dialect: integration.JSON})
+	if ierr != nil {
+		return nil, nil, ierr
+	}
+	var tr client.TaskResponse
+	if err := json.Unmarshal(res.Body, &tr); err != nil {
+		fn := c.desc.Function("create_task")
+		return nil, nil, &integration.Error{Kind: integration.KindResponse, Function: fn.Name, FullName: fn.FullName, Status: res.Status,
+			Message: "the answer is not a task: " + err.Error(), OutcomeUnknown: true, Attempts: res.Attempts, Err: err}
+	}
+	return &tr.Data, res.Body, nil
 }
 
-// Operations lists the task operations CreateTask knows, sorted.
-func Operations() []string {
-	ops := make([]string, 0, len(createTaskOps))
-	for k := range createTaskOps {
-		ops = append(ops, k)
-	}
-	sort.Strings(ops)
-	return ops
-}
+// Operations lists the task operations CreateTask knows, in the spec's
+// order.
+func Operations() []string { return cloudconvert.Descriptor().OperationNames() }
 
 // ListJobs returns one page of jobs (list_jobs). See Jobs for an iterator
 // over all pages.
@@ -157,13 +131,13 @@ func (c *Client) ListJobs(ctx context.Context, params *ListJobsParams) (*JobList
 }
 
 func (c *Client) listJobs(ctx context.Context, params *ListJobsParams, rawQuery string) (*JobList, error) {
-	return listPage(ctx, c, "list_jobs", "/jobs", rawQuery, func(ctx context.Context, eds []client.RequestEditorFn) (*JobList, *http.Response, []byte, error) {
-		r, err := c.api.ListJobsWithResponse(ctx, params, eds...)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return r.JSON200, r.HTTPResponse, r.Body, nil
-	})
+	k := c.begin(ctx, "list_jobs", false)
+	var r client.JobList
+	resp, err := c.api.ListJobs(k.ctx, params, nextPage(rawQuery)...)
+	if _, err := k.decode(resp, err, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // ListTasks returns one page of tasks (list_tasks). See Tasks for an
@@ -173,46 +147,22 @@ func (c *Client) ListTasks(ctx context.Context, params *ListTasksParams) (*TaskL
 }
 
 func (c *Client) listTasks(ctx context.Context, params *ListTasksParams, rawQuery string) (*TaskList, error) {
-	return listPage(ctx, c, "list_tasks", "/tasks", rawQuery, func(ctx context.Context, eds []client.RequestEditorFn) (*TaskList, *http.Response, []byte, error) {
-		r, err := c.api.ListTasksWithResponse(ctx, params, eds...)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return r.JSON200, r.HTTPResponse, r.Body, nil
-	})
-}
-
-// listPage fetches one page of a list through the retrying call; rawQuery,
-// when set, replaces the query (the next page's, from links.next).
-func listPage[L any](ctx context.Context, c *Client, fn, path, rawQuery string, get func(context.Context, []client.RequestEditorFn) (*L, *http.Response, []byte, error)) (*L, error) {
-	o := op{fn: fn, method: http.MethodGet, path: path, kind: read}
-	var eds []client.RequestEditorFn
-	if rawQuery != "" {
-		eds = append(eds, setQuery(rawQuery))
-		o.path += "?" + rawQuery
+	k := c.begin(ctx, "list_tasks", false)
+	var r client.TaskList
+	resp, err := c.api.ListTasks(k.ctx, params, nextPage(rawQuery)...)
+	if _, err := k.decode(resp, err, &r); err != nil {
+		return nil, err
 	}
-	out, _, err := fetch(ctx, c, &o, func(ctx context.Context) (*L, *http.Response, []byte, error) { return get(ctx, eds) })
-	return out, err
+	return &r, nil
 }
 
-// fetch performs one GET through the retrying call: the generated method
-// returns its decoded success body (nil when the answer was not the
-// expected JSON), the response and the raw body.
-func fetch[T any](ctx context.Context, c *Client, o *op, get func(context.Context) (*T, *http.Response, []byte, error)) (*T, []byte, error) {
-	var out *T
-	var raw []byte
-	err := c.call(ctx, o, func(ctx context.Context) error {
-		v, resp, body, err := get(ctx)
-		if err != nil {
-			return err
-		}
-		if v == nil {
-			return malformed(resp.StatusCode, resp.Header.Get("Content-Type"), body)
-		}
-		out, raw = v, body
+// nextPage is the request editor of a page after the first: rawQuery, when
+// set, is links.next's query.
+func nextPage(rawQuery string) []client.RequestEditorFn {
+	if rawQuery == "" {
 		return nil
-	})
-	return out, raw, err
+	}
+	return []client.RequestEditorFn{setQuery(rawQuery)}
 }
 
 // setQuery merges the query of a links.next into a generated request: the
@@ -234,95 +184,55 @@ func setQuery(q string) client.RequestEditorFn {
 	}
 }
 
-// DeleteJob deletes a job and its files (DELETE /v2/jobs/{id}, 204). It is
-// idempotent, so it is retried like a read; a 404 on a retry means an
-// earlier attempt succeeded.
+// DeleteJob deletes a job and its files (delete_job: 204).
 func (c *Client) DeleteJob(ctx context.Context, id string) error {
 	if err := checkID("delete_job", id); err != nil {
 		return err
 	}
-	return c.rawNoContent(ctx, &op{fn: "delete_job", method: http.MethodDelete, path: "/jobs/" + id, kind: read})
+	k := c.begin(ctx, "delete_job", false)
+	resp, err := c.api.DeleteJob(k.ctx, id)
+	_, err = k.decode(resp, err, nil)
+	return err
 }
 
-// DeleteTask deletes a task (DELETE /v2/tasks/{id}, 204).
+// DeleteTask deletes a task (delete_task: 204).
 func (c *Client) DeleteTask(ctx context.Context, id string) error {
 	if err := checkID("delete_task", id); err != nil {
 		return err
 	}
-	return c.rawNoContent(ctx, &op{fn: "delete_task", method: http.MethodDelete, path: "/tasks/" + id, kind: read})
+	k := c.begin(ctx, "delete_task", false)
+	resp, err := c.api.DeleteTask(k.ctx, id)
+	_, err = k.decode(resp, err, nil)
+	return err
 }
 
-// CancelTask cancels a waiting or processing task (POST /v2/tasks/{id}/cancel).
+// CancelTask cancels a waiting or processing task (cancel_task).
 func (c *Client) CancelTask(ctx context.Context, id string) (*Task, error) {
 	if err := checkID("cancel_task", id); err != nil {
 		return nil, err
 	}
-	return c.rawTask(ctx, &op{fn: "cancel_task", method: http.MethodPost, path: "/tasks/" + id + "/cancel", kind: write})
+	k := c.begin(ctx, "cancel_task", false)
+	var r client.TaskResponse
+	resp, err := c.api.CancelTask(k.ctx, id)
+	if _, err := k.decode(resp, err, &r); err != nil {
+		return nil, err
+	}
+	return &r.Data, nil
 }
 
-// RetryTask creates a new task that retries a failed one (POST
-// /v2/tasks/{id}/retry); the new task has retry_of_task_id set.
+// RetryTask creates a new task that retries a failed one (retry_task); the
+// new task has retry_of_task_id set.
 func (c *Client) RetryTask(ctx context.Context, id string) (*Task, error) {
 	if err := checkID("retry_task", id); err != nil {
 		return nil, err
 	}
-	return c.rawTask(ctx, &op{fn: "retry_task", method: http.MethodPost, path: "/tasks/" + id + "/retry", kind: write})
-}
-
-// The endpoints outside the seven generated functions go through raw
-// requests with the same doer, credentials and retry rules.
-
-func (c *Client) rawRequest(ctx context.Context, o *op) (*http.Response, error) {
-	u := c.baseURL.JoinPath(o.path)
-	req, err := http.NewRequestWithContext(ctx, o.method, u.String(), nil)
-	if err != nil {
+	k := c.begin(ctx, "retry_task", false)
+	var r client.TaskResponse
+	resp, err := c.api.RetryTask(k.ctx, id)
+	if _, err := k.decode(resp, err, &r); err != nil {
 		return nil, err
 	}
-	if o.method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	_ = c.editRequest(ctx, req)
-	return doer{c: c}.Do(req)
-}
-
-func (c *Client) rawNoContent(ctx context.Context, o *op) error {
-	attempts := 0
-	err := c.call(ctx, o, func(ctx context.Context) error {
-		attempts++
-		resp, err := c.rawRequest(ctx, o)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-		resp.Body.Close()
-		return err
-	})
-	if err != nil && attempts > 1 && o.method == http.MethodDelete && isStatus(err, http.StatusNotFound) {
-		return nil // an earlier attempt deleted it
-	}
-	return err
-}
-
-func (c *Client) rawTask(ctx context.Context, o *op) (*Task, error) {
-	var out *Task
-	err := c.call(ctx, o, func(ctx context.Context) error {
-		resp, err := c.rawRequest(ctx, o)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		var tr client.TaskResponse
-		if err := json.Unmarshal(body, &tr); err != nil {
-			return err
-		}
-		out = &tr.Data
-		return nil
-	})
-	return out, err
+	return &r.Data, nil
 }
 
 func checkID(fn, id string) error {
@@ -405,8 +315,6 @@ func NextQuery(next string) (string, error) {
 	}
 	return u.RawQuery, nil
 }
-
-func isStatus(err error, status int) bool { return StatusOf(err) == status }
 
 // StatusOf returns the HTTP status of an API error, 0 for other errors.
 func StatusOf(err error) int {

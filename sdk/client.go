@@ -1,9 +1,12 @@
 // Package sdk is the CloudConvert client people import: the generated
-// client (generated/cloudconvert/client) plus what production code needs
-// around it — retries that never duplicate a write, typed errors
-// (*apierror.Error), waiting through the sync endpoint with progress,
-// streaming uploads and downloads, pagination iterators and a one-call
-// convert flow. Webhook verification lives in sdk/webhook.
+// client (generated/cloudconvert/client) over the toolkit's one transport
+// (integration/transport: retries that never duplicate a write, Retry-After,
+// deadlines), plus what production code needs around it — typed errors
+// (*integration.Error, which wraps *apierror.Error for API answers), waiting
+// through the sync endpoint with progress, streaming uploads and downloads,
+// pagination iterators and a one-call convert flow. Which call reads or
+// writes, and so how it may be retried, comes from the CloudConvert
+// descriptor. Webhook verification lives in sdk/webhook.
 //
 // Every method takes a context; its deadline bounds the whole call,
 // retries included. The API key never appears in an error or a log line.
@@ -18,10 +21,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/cctoolkit/cloudconvert/accounts"
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
 	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/client"
-	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/meta"
+	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
+	"github.com/cctoolkit/cloudconvert/integration/transport"
 )
 
 // The generated models, re-exported so callers need not import the
@@ -47,18 +53,49 @@ const Version = "0.1.0"
 // DefaultUserAgent is the User-Agent sent unless WithUserAgent says otherwise.
 const DefaultUserAgent = "cctoolkit-cloudconvert-go/" + Version
 
+// RetryPolicy bounds retries and waits (see transport.Policy).
+type RetryPolicy = transport.Policy
+
+// DefaultRetryPolicy is the policy of New.
+func DefaultRetryPolicy() RetryPolicy { return transport.DefaultPolicy() }
+
+// NoRetries is a policy of one attempt.
+func NoRetries() RetryPolicy {
+	p := transport.DefaultPolicy()
+	p.MaxAttempts = 1
+	return p
+}
+
+// Sentinels of the failures that are not an answer of the API. Match them
+// with errors.Is; API answers also match apierror's (apierror.ErrNotFound,
+// ...), and errors.As finds the *integration.Error and *apierror.Error.
+var (
+	// ErrTransport: no usable answer came back (connection refused or reset,
+	// DNS, TLS, timeout of an attempt).
+	ErrTransport = integration.ErrTransport
+	// ErrMalformedResponse: a success status whose body was not the
+	// expected JSON.
+	ErrMalformedResponse = integration.ErrBadResponse
+	// ErrUncertainWrite: a write failed after the request may have reached
+	// the server; it was not retried. Check (list_jobs with a tag, say)
+	// before sending it again.
+	ErrUncertainWrite = integration.ErrOutcomeUnknown
+)
+
 // Client calls the CloudConvert API v2. It is safe for concurrent use.
 type Client struct {
 	api  *client.ClientWithResponses // REST host
 	sync *client.ClientWithResponses // sync (blocking wait) host; nil when disabled
 
-	hc      *http.Client
+	desc    *integration.Integration
+	inv     *invoke.Invoker // descriptor-driven calls and typed errors
+	tr      *transport.Transport
+	hc      *http.Client // over tr
 	baseURL *url.URL
 	syncURL string
 	auth    string // "Bearer <key>": never logged, never in an error
 	key     string // for redaction only
 	ua      string
-	retry   RetryPolicy
 	log     *slog.Logger
 }
 
@@ -84,8 +121,9 @@ func WithSandbox() Option { return func(c *config) error { c.sandbox = true; ret
 // WithRegion pins a region ("eu-central", "us-east") for both hosts.
 func WithRegion(region string) Option {
 	return func(c *config) error {
-		if !slices.Contains(meta.Integration().Regions, region) {
-			return fmt.Errorf("sdk: unknown region %q (known: %s)", region, strings.Join(meta.Integration().Regions, ", "))
+		regions := cloudconvert.Descriptor().Regions
+		if !slices.Contains(regions, region) {
+			return fmt.Errorf("sdk: unknown region %q (known: %s)", region, strings.Join(regions, ", "))
 		}
 		c.region = region
 		return nil
@@ -105,8 +143,9 @@ func WithSyncURL(u string) Option {
 	}
 }
 
-// WithHTTPClient sets the *http.Client used for every request (API,
-// uploads, downloads). Its Timeout, if any, applies per attempt.
+// WithHTTPClient sets the *http.Client whose transport sends every attempt
+// (API, uploads, downloads); the retrying transport wraps it. Its Timeout,
+// if any, bounds each attempt.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
@@ -174,33 +213,46 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 		}
 	}
 	c := &Client{
-		hc:      cfg.hc,
+		desc:    cloudconvert.Descriptor(),
 		baseURL: bu,
 		syncURL: strings.TrimRight(syncBase, "/"),
 		key:     apiKey,
 		ua:      cmp(cfg.userAgent, DefaultUserAgent),
-		retry:   DefaultRetryPolicy(),
 		log:     cfg.logger,
 	}
 	if apiKey != "" {
 		c.auth = "Bearer " + apiKey
 	}
-	if c.hc == nil {
-		c.hc = &http.Client{Transport: http.DefaultTransport}
-	}
-	if cfg.retry != nil {
-		c.retry = cfg.retry.normalized()
-	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	d := &doer{c: c}
-	c.api, err = client.NewClientWithResponses(bu.String(), client.WithHTTPClient(d), client.WithRequestEditorFn(c.editRequest))
+	policy := DefaultRetryPolicy()
+	if cfg.retry != nil {
+		policy = *cfg.retry
+	}
+	var base http.RoundTripper
+	if cfg.hc != nil {
+		base = cfg.hc.Transport
+		if cfg.hc.Timeout > 0 && cfg.retry == nil {
+			policy.AttemptTimeout = cfg.hc.Timeout
+		}
+	}
+	c.tr = transport.New(transport.Options{Base: base, Policy: policy, UserAgent: c.ua, Secrets: []string{apiKey}, Logger: c.log})
+	c.hc = c.tr.Client()
+	acct := &accounts.Account{Name: accounts.DefaultName, APIKey: accounts.NewSecret(apiKey), BaseURL: bu.String(), SyncURL: c.syncURL, Source: "sdk"}
+	c.inv, err = invoke.New(invoke.Options{
+		Integration: c.desc, Accounts: accounts.NewSet(acct), Policy: invoke.Headless(true),
+		HTTPClient: c.hc, UserAgent: c.ua,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.api, err = client.NewClientWithResponses(bu.String(), client.WithHTTPClient(c.hc), client.WithRequestEditorFn(c.editRequest))
 	if err != nil {
 		return nil, err
 	}
 	if c.syncURL != "" {
-		c.sync, err = client.NewClientWithResponses(c.syncURL, client.WithHTTPClient(d), client.WithRequestEditorFn(c.editRequest))
+		c.sync, err = client.NewClientWithResponses(c.syncURL, client.WithHTTPClient(c.hc), client.WithRequestEditorFn(c.editRequest))
 		if err != nil {
 			return nil, err
 		}
@@ -225,13 +277,13 @@ func (c *Client) BaseURL() string { return c.baseURL.String() }
 // SyncURL is the sync host's base URL in use ("" when waiting polls).
 func (c *Client) SyncURL() string { return c.syncURL }
 
-// Generated gives the generated client this one is built on (its requests
-// carry the key and User-Agent but get no retries or typed errors beyond
-// what its transport does).
+// Generated gives the generated client this one is built on. Its requests
+// carry the key and User-Agent and go through the same retrying transport;
+// errors are the generated client's (non-2xx answers are responses).
 func (c *Client) Generated() *client.ClientWithResponses { return c.api }
 
 func serverURLs(sandbox bool, region string) (api, sync string) {
-	for _, s := range meta.Integration().Servers {
+	for _, s := range cloudconvert.Descriptor().Servers {
 		u := s.Live
 		switch {
 		case sandbox:
@@ -287,5 +339,10 @@ func (c *Client) sameHost(u *url.URL) bool {
 	return strings.EqualFold(u.Scheme, c.baseURL.Scheme) && strings.EqualFold(u.Host, c.baseURL.Host)
 }
 
-// timeNow is replaced in tests.
-var timeNow = time.Now
+// HTTPClient is the client every request of this Client goes through (the
+// retrying transport over the base transport).
+func (c *Client) HTTPClient() *http.Client { return c.hc }
+
+// Invoker performs descriptor-driven calls with this client's account and
+// transport (what the Lua runtime and the CLI use).
+func (c *Client) Invoker() *invoke.Invoker { return c.inv }

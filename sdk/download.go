@@ -15,53 +15,61 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/cctoolkit/cloudconvert/apierror"
+	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/transport"
 )
 
 // Download GETs an export URL (result.files[].url) into w, streaming, and
 // returns the byte count. The URL is pre-signed: no Authorization header is
-// sent unless it is on the API host itself. Connection failures and
-// 429/502/503/504 are retried while nothing has been written to w yet.
+// sent unless it is on the API host itself. The transport retries a
+// connection that fails and 429/502/503/504 answers; once bytes reach w
+// nothing is retried.
 func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer, progress TransferProgress) (int64, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return 0, fmt.Errorf("download: bad URL %q", redactQuery(rawURL))
 	}
-	o := op{fn: "download", method: http.MethodGet, path: u.Scheme + "://" + u.Host + u.Path, kind: read, long: true}
-	var n int64
-	err = c.call(ctx, &o, func(ctx context.Context) error {
-		if n > 0 {
-			return permanent{errors.New("interrupted after some bytes were written; not retried")}
+	ctx = transport.WithClass(ctx, transport.Class{Retry: integration.RetrySafe, Long: true, Function: "download"})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return 0, fmt.Errorf("download: %w", err)
+	}
+	if c.sameHost(u) {
+		_ = c.editRequest(ctx, req)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, &integration.Error{Kind: integration.KindTransport, Function: "download", Message: c.redact(redactQuery(err.Error())), Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		ae := apierror.FromResponse(resp, body)
+		ae.Function = "download"
+		return 0, ae
+	}
+	cw := &countingWriter{w: w, total: resp.ContentLength, progress: progress}
+	n, err := io.Copy(cw, resp.Body)
+	if err != nil {
+		var we writeError
+		if errors.As(err, &we) {
+			return n, fmt.Errorf("download: writing: %w", we.err)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-		if err != nil {
-			return permanent{err}
-		}
-		if c.sameHost(u) {
-			_ = c.editRequest(ctx, req)
-		} else {
-			req.Header.Set("User-Agent", c.ua)
-		}
-		resp, err := doer{c: c}.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		cw := &countingWriter{w: w, total: resp.ContentLength, progress: progress}
-		_, err = io.Copy(cw, resp.Body)
-		n = cw.n
-		if err != nil {
-			var we writeError
-			if errors.As(err, &we) {
-				return permanent{we.err} // the destination failed: not the network
-			}
-			return err
-		}
-		if resp.ContentLength >= 0 && n != resp.ContentLength {
-			return fmt.Errorf("got %d of %d bytes", n, resp.ContentLength)
-		}
-		return nil
-	})
-	return n, err
+		return n, &integration.Error{Kind: integration.KindTransport, Function: "download", Message: fmt.Sprintf("interrupted after %d bytes: %s", n, c.redact(err.Error())), Err: err}
+	}
+	if resp.ContentLength >= 0 && n != resp.ContentLength {
+		return n, &integration.Error{Kind: integration.KindTransport, Function: "download", Message: fmt.Sprintf("got %d of %d bytes", n, resp.ContentLength)}
+	}
+	return n, nil
+}
+
+func (c *Client) redact(s string) string {
+	if c.key != "" {
+		s = strings.ReplaceAll(s, c.key, "[redacted]")
+	}
+	return s
 }
 
 // DownloadOptions tune DownloadJob and DownloadFile.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,21 +12,29 @@ import (
 	"strings"
 
 	"github.com/cctoolkit/cloudconvert/apierror"
+	"github.com/cctoolkit/cloudconvert/localserver"
 	"github.com/cctoolkit/cloudconvert/sdk"
-	"github.com/cctoolkit/cloudconvert/sdk/ccfake"
 	"github.com/cctoolkit/cloudconvert/sdk/webhook"
 )
 
-// The examples run against ccfake, an in-memory API; in a program, call
+// The examples run against the local CloudConvert server (localserver),
+// which converts for real; in a program, call
 // sdk.New(os.Getenv("CLOUDCONVERT_API_KEY")) (add sdk.WithSandbox() for
 // the sandbox).
 func newExampleClient() (*sdk.Client, func()) {
-	s := ccfake.New("my-api-key")
-	c, err := sdk.New("my-api-key", sdk.WithBaseURL(s.BaseURL()), sdk.WithSyncURL(s.SyncURL()))
+	dir, err := os.MkdirTemp("", "sdk-example")
 	if err != nil {
 		panic(err)
 	}
-	return c, s.Close
+	s, err := localserver.Start(context.Background(), localserver.Config{DataDir: dir, APIKey: "my-api-key", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
+	c, err := sdk.New("my-api-key", sdk.WithBaseURL(s.APIURL()), sdk.WithSyncURL(s.SyncURL()))
+	if err != nil {
+		panic(err)
+	}
+	return c, func() { s.Close(); os.RemoveAll(dir) }
 }
 
 // Convert local files in one call: upload, convert, export, download.
@@ -34,11 +43,9 @@ func ExampleConvertFiles() {
 	defer done()
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
-	in := filepath.Join(dir, "report.docx")
-	os.WriteFile(in, []byte("..."), 0o644)
 
 	res, err := sdk.ConvertFiles(context.Background(), c, sdk.ConvertRequest{
-		Files:  []string{in},
+		Files:  []string{"testdata/photo.png"},
 		To:     "pdf",
 		OutDir: filepath.Join(dir, "out"),
 	})
@@ -47,17 +54,18 @@ func ExampleConvertFiles() {
 		return
 	}
 	fmt.Println(res.Job.Status, filepath.Base(res.Files[0]))
-	// Output: finished report.pdf
+	// Output: finished photo.pdf
 }
 
-// Create a job of named tasks, then wait for it with progress.
+// Create a job of named tasks, upload its input, then wait for it with
+// progress.
 func ExampleClient_WaitJob() {
 	c, done := newExampleClient()
 	defer done()
 	ctx := context.Background()
-	job, err := c.CreateJob(ctx, sdk.NewJob("invoices", map[string]sdk.TaskDefinition{
+	job, err := c.CreateJob(ctx, sdk.NewJob("thumbnails", map[string]sdk.TaskDefinition{
 		"upload":  sdk.TaskDef("import/upload", nil),
-		"convert": sdk.TaskDef("convert", map[string]any{"output_format": "png", "pages": "1"}, "upload"),
+		"convert": sdk.TaskDef("convert", map[string]any{"output_format": "jpg", "quality": 80}, "upload"),
 		"export":  sdk.TaskDef("export/url", nil, "convert"),
 	}))
 	if err != nil {
@@ -66,7 +74,7 @@ func ExampleClient_WaitJob() {
 	}
 	for _, t := range *job.Tasks {
 		if t.Operation == "import/upload" {
-			if err := c.Upload(ctx, t.Id, "invoice.pdf", strings.NewReader("%PDF-1.7"), 8, nil); err != nil {
+			if err := c.UploadFile(ctx, t.Id, "testdata/photo.png", nil); err != nil {
 				fmt.Println(err)
 				return
 			}
@@ -82,14 +90,15 @@ func ExampleClient_WaitJob() {
 	for _, f := range sdk.ExportFiles(job) {
 		fmt.Println(f.Filename)
 	}
-	// Output: invoice.png
+	// Output: photo.jpg
 }
 
-// API errors are *apierror.Error, matched with the sentinels.
+// Errors of API answers match apierror's sentinels; errors.As finds the
+// *apierror.Error with the status and code.
 func ExampleClient_GetJob_errors() {
 	c, done := newExampleClient()
 	defer done()
-	_, err := c.GetJob(context.Background(), "no-such-job")
+	_, err := c.GetJob(context.Background(), "6559c281-ed85-4728-80db-414561c631e9")
 	var ae *apierror.Error
 	if errors.As(err, &ae) {
 		fmt.Println(ae.Status, ae.Code, errors.Is(err, apierror.ErrNotFound))
@@ -97,7 +106,7 @@ func ExampleClient_GetJob_errors() {
 	fmt.Println(err)
 	// Output:
 	// 404 NOT_FOUND true
-	// get_job: 404 NOT_FOUND: Job not found
+	// cloudconvert.get_job: 404 NOT_FOUND: Job not found
 }
 
 // Iterate over all jobs with a tag; pages are fetched as needed.
@@ -107,7 +116,7 @@ func ExampleClient_Jobs() {
 	ctx := context.Background()
 	for range 3 {
 		c.CreateJob(ctx, sdk.NewJob("nightly", map[string]sdk.TaskDefinition{
-			"import": sdk.TaskDef("import/url", map[string]any{"url": "https://example.com/a.pdf"}),
+			"import": sdk.TaskDef("import/upload", nil),
 		}))
 	}
 	tag, perPage := "nightly", 2

@@ -15,6 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cctoolkit/cloudconvert/apierror"
+	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/transport"
 )
 
 // TransferProgress is called as bytes move: done so far, of total (-1 if
@@ -192,36 +196,42 @@ func (c *Client) UploadToForm(ctx context.Context, form *UploadForm, filename st
 		return err
 	}
 	total := int64(len(head)) + size + int64(len(tail))
-	o := op{fn: "upload", method: http.MethodPost, path: u.Scheme + "://" + u.Host + u.Path, kind: write, long: true} // never the query (signatures)
-	ra, rewindable := r.(io.ReaderAt)
-	attempts := 0
-	return c.call(ctx, &o, func(ctx context.Context) error {
-		attempts++
-		src := r
-		if rewindable {
-			src = io.NewSectionReader(ra, 0, size)
-		} else if attempts > 1 {
-			return permanent{errors.New("the source cannot be re-read for a retry")}
+	ctx = transport.WithClass(ctx, transport.Class{Retry: integration.RetryUnsent, Long: true, Function: "upload"})
+	newBody := func(src io.Reader) *countingReader {
+		return &countingReader{r: io.MultiReader(bytes.NewReader(head), io.LimitReader(src, size), bytes.NewReader(tail)), total: total, progress: progress}
+	}
+	body := newBody(r)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, form.URL, body)
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	if ra, ok := r.(io.ReaderAt); ok {
+		// The transport may send it again (only when it never left): start
+		// over from the first byte.
+		req.GetBody = func() (io.ReadCloser, error) {
+			body = newBody(io.NewSectionReader(ra, 0, size))
+			return io.NopCloser(body), nil
 		}
-		body := &countingReader{r: io.MultiReader(bytes.NewReader(head), io.LimitReader(src, size), bytes.NewReader(tail)), total: total, progress: progress}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, form.URL, body)
-		if err != nil {
-			return permanent{err}
-		}
-		req.ContentLength = total
-		req.Header.Set("Content-Type", ctype)
-		req.Header.Set("User-Agent", c.ua)
-		resp, err := doer{c: c}.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
-		resp.Body.Close()
-		if body.n != total {
-			return permanent{fmt.Errorf("sent %d of %d bytes (the source was shorter than its size)", body.n, total)}
-		}
-		return nil
-	})
+		body = newBody(io.NewSectionReader(ra, 0, size))
+		req.Body = io.NopCloser(body)
+	}
+	req.ContentLength = total
+	req.Header.Set("Content-Type", ctype)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return &integration.Error{Kind: integration.KindTransport, Function: "upload", Message: c.redact(redactQuery(err.Error())), Err: err}
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		ae := apierror.FromResponse(resp, answer)
+		ae.Function = "upload"
+		return ae
+	}
+	if body.n != total {
+		return fmt.Errorf("upload: sent %d of %d bytes (the source was shorter than its size)", body.n, total)
+	}
+	return nil
 }
 
 // multipartFrame renders everything of the body but the file's bytes.
@@ -267,9 +277,3 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-// permanent marks an attempt's error as not worth retrying.
-type permanent struct{ err error }
-
-func (p permanent) Error() string { return p.err.Error() }
-func (p permanent) Unwrap() error { return p.err }

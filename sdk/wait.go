@@ -14,6 +14,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/cctoolkit/cloudconvert/apierror"
+	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/client"
 )
 
 // ErrJobFailed is matched (errors.Is) by the error WaitJob returns for a
@@ -104,19 +105,17 @@ func (c *Client) WaitJobResult(ctx context.Context, id string, opts *WaitOptions
 	t := waitTarget{
 		fn: fn, kind: "jobs", id: id,
 		get: func(ctx context.Context, viaSync bool) (snapshot, error) {
-			api := c.api
+			api, k := c.api, c.begin(ctx, "get_job", false)
 			if viaSync {
-				api = c.sync
+				api, k = c.sync, c.begin(ctx, "wait_job", true)
 			}
-			r, err := api.GetJobWithResponse(ctx, id)
+			var r client.JobResponse
+			resp, err := api.GetJob(k.ctx, id)
+			body, err := k.decode(resp, err, &r)
 			if err != nil {
 				return snapshot{}, err
 			}
-			if r.JSON200 == nil {
-				return snapshot{}, malformed(r.StatusCode(), r.HTTPResponse.Header.Get("Content-Type"), r.Body)
-			}
-			j := &r.JSON200.Data
-			return snapshot{job: j, raw: r.Body, status: string(j.Status)}, nil
+			return snapshot{job: &r.Data, raw: body, status: string(r.Data.Status)}, nil
 		},
 	}
 	s, via, err := c.wait(ctx, &t, &w)
@@ -140,19 +139,17 @@ func (c *Client) WaitTask(ctx context.Context, id string, opts *WaitOptions) (*T
 	t := waitTarget{
 		fn: fn, kind: "tasks", id: id,
 		get: func(ctx context.Context, viaSync bool) (snapshot, error) {
-			api := c.api
+			api, k := c.api, c.begin(ctx, "get_task", false)
 			if viaSync {
-				api = c.sync
+				api, k = c.sync, c.begin(ctx, "wait_task", true)
 			}
-			r, err := api.GetTaskWithResponse(ctx, id)
+			var r client.TaskResponse
+			resp, err := api.GetTask(k.ctx, id)
+			body, err := k.decode(resp, err, &r)
 			if err != nil {
 				return snapshot{}, err
 			}
-			if r.JSON200 == nil {
-				return snapshot{}, malformed(r.StatusCode(), r.HTTPResponse.Header.Get("Content-Type"), r.Body)
-			}
-			tk := &r.JSON200.Data
-			return snapshot{task: tk, raw: r.Body, status: string(tk.Status)}, nil
+			return snapshot{task: &r.Data, raw: body, status: string(r.Data.Status)}, nil
 		},
 	}
 	s, _, err := c.wait(ctx, &t, &w)
@@ -221,15 +218,9 @@ func (c *Client) waitSync(ctx context.Context, t *waitTarget, w *WaitOptions, re
 			stopPoll()
 		}
 	}()
-	o := op{fn: t.fn, method: http.MethodGet, path: "sync /" + t.kind + "/" + t.id, kind: read, long: true}
 	for {
-		began := timeNow()
-		var s snapshot
-		err := c.call(ctx, &o, func(ctx context.Context) error {
-			var err error
-			s, err = t.get(ctx, true)
-			return err
-		})
+		began := time.Now()
+		s, err := t.get(ctx, true)
 		if err != nil {
 			return snapshot{}, err
 		}
@@ -238,7 +229,7 @@ func (c *Client) waitSync(ctx context.Context, t *waitTarget, w *WaitOptions, re
 		}
 		// The sync host answered before the end (its own timeout): ask
 		// again, unless it answers at once, which would make a busy loop.
-		if timeNow().Sub(began) < time.Second {
+		if time.Since(began) < time.Second {
 			return snapshot{}, errSyncNotBlocking
 		}
 	}
@@ -266,15 +257,9 @@ func syncUnavailable(ctx context.Context, err error) bool {
 func (c *Client) poll(ctx context.Context, t *waitTarget, w *WaitOptions, rep *reporter, stop <-chan struct{}) (snapshot, error) {
 	bo := &backoff.ExponentialBackOff{InitialInterval: w.PollInterval, RandomizationFactor: 0.2, Multiplier: 1.5, MaxInterval: w.MaxPollInterval}
 	bo.Reset()
-	o := op{fn: t.fn, method: http.MethodGet, path: "/" + t.kind + "/" + t.id, kind: read}
 	last := "unknown"
 	for {
-		var s snapshot
-		err := c.call(ctx, &o, func(ctx context.Context) error {
-			var err error
-			s, err = t.get(ctx, false)
-			return err
-		})
+		s, err := t.get(ctx, false)
 		if err != nil {
 			if ctx.Err() != nil && stop == nil {
 				return snapshot{}, fmt.Errorf("%s: %s %s still %s: %w", t.fn, strings.TrimSuffix(t.kind, "s"), t.id, last, context.Cause(ctx))

@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cctoolkit/cloudconvert/accounts"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
+	"github.com/cctoolkit/cloudconvert/localserver"
+	"github.com/cctoolkit/cloudconvert/localserver/daemon"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
 
@@ -70,37 +76,23 @@ func newCallCmd(c *cli) *cobra.Command {
 				}
 				extra[k] = paramValue(v)
 			}
-			ctx := cmd.Context()
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
 			if timeout > 0 {
 				var cancel func()
 				ctx, cancel = contextWithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			var rt *luaruntime.Runtime
-			if dryRun {
-				// A dry run needs no account and sends nothing.
-				r, err := luaruntime.New(luaruntime.Options{})
-				if err != nil {
-					return err
-				}
-				rt = r
-				if rr, cleanup, err := c.newRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account}); err == nil {
-					defer cleanup()
-					rt = rr
-				}
-			} else {
-				r, cleanup, err := c.newRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account})
-				if err != nil {
-					return err
-				}
-				defer cleanup()
-				rt = r
+			rt, err := c.callRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account, timeout: timeout}, dryRun)
+			if err != nil {
+				return err
 			}
-			res := rt.CallJSON(ctx, account, fnName, argsJSON, extra, dryRun)
+			res := rt.Invoker().CallJSON(ctx, invoke.JSONCall{Account: account, Function: fnName, Args: argsJSON, Extra: extra, DryRun: dryRun})
+			interrupted := res.Err != nil && wasInterrupted(ctx)
 			if asJSON {
 				env := callEnvelope{
 					Function: res.Function, Success: res.Err == nil, Data: res.Data,
-					Meta:       callMeta{Operation: res.Operation, Account: res.Account, DryRun: res.DryRun, Method: res.Method, URL: res.URL, Status: res.Status, Request: res.Body},
+					Meta:       callMeta{Operation: res.Kind, Account: res.Account, DryRun: res.DryRun, Method: res.Method, URL: res.URL, Status: res.Status, Request: res.Body},
 					DurationMS: float64(res.Duration.Microseconds()) / 1000,
 				}
 				if env.Data == nil {
@@ -110,14 +102,23 @@ func newCallCmd(c *cli) *cobra.Command {
 					env.Error = luaruntime.ErrorFields(res.Err)
 				}
 				writeJSON(c.stdout, env)
-				if res.Err != nil {
+				switch {
+				case interrupted:
+					return &exitError{code: exitFailure, msg: "interrupted", printed: true}
+				case res.Err != nil:
 					return &exitError{code: exitFailure, printed: true}
 				}
 				return nil
 			}
+			if interrupted {
+				return &exitError{code: exitFailure, msg: "interrupted"}
+			}
+			if res.Err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && res.Kind != "" {
+				return &exitError{code: exitFailure, msg: fmt.Sprintf("%s: gave up after %s (--timeout)", res.Function, timeout)}
+			}
 			if res.Err != nil {
 				code := exitFailure
-				if res.Operation == "" {
+				if res.Kind == "" {
 					code = exitUsage
 				}
 				return &exitError{code: code, msg: res.Err.Error()}
@@ -141,6 +142,27 @@ func newCallCmd(c *cli) *cobra.Command {
 	f.StringVar(&account, "account", "", "the account to use")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	return cmd
+}
+
+// callRuntime is call's runtime. A dry run sends nothing and starts
+// nothing: with no default account configured it shows the URL the local
+// server has, or will have when it starts; when the accounts cannot be
+// read it still validates the call.
+func (c *cli) callRuntime(ctx context.Context, o runtimeOptions, dryRun bool) (*luaruntime.Runtime, error) {
+	set, err := c.loadAccounts(ctx, o.timeout)
+	if err != nil {
+		if dryRun {
+			return docsRuntime()
+		}
+		return nil, err
+	}
+	if dryRun && set.Default() == nil {
+		if url, err := daemon.PlannedURL(c.localDataDir()); err == nil {
+			set.SetDefault(&accounts.Account{Name: accounts.DefaultName, APIKey: accounts.NewSecret(localserver.DefaultAPIKey),
+				BaseURL: url + "/v2", SyncURL: url + "/sync/v2", Source: "the local CloudConvert server"})
+		}
+	}
+	return c.runtimeFor(set, o)
 }
 
 // paramValue reads --param values: JSON when it parses (numbers, true,

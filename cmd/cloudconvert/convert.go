@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ func newConvertCmd(c *cli) *cobra.Command {
 	var (
 		to, outDir, tag, account string
 		options                  []string
-		overwrite, asJSON, quiet bool
+		overwrite, asJSON        bool
 		timeout                  time.Duration
 	)
 	cmd := &cobra.Command{
@@ -34,7 +35,8 @@ to FORMAT, export the results and download them into the output directory
 one a line; progress goes to stderr (a bar on a terminal, plain lines
 otherwise).
 
-With no API key configured, the embedded local server does the work.`,
+With no API key configured, the local CloudConvert server does the work
+(started in the background if it is not running).`,
 		Example: `  cloudconvert convert report.docx --to pdf
   cloudconvert convert sample.pdf --to png -o pages
   cloudconvert convert a.png b.jpg --to pdf
@@ -49,12 +51,12 @@ With no API key configured, the embedded local server does the work.`,
 			req.Wait.Function = "convert"
 			ctx, stop := commandContext(cmd.Context(), timeout)
 			defer stop()
-			cl, cleanup, err := c.sdkClient(ctx, account)
+			cl, err := c.sdkClient(ctx, account, timeout)
 			if err != nil {
 				return err
 			}
-			defer cleanup()
-			pr := newProgress(c, quiet)
+			c.pdfiumNotice(req)
+			pr := newProgress(c, c.isQuiet())
 			req.Progress = pr.convertEvent
 			res, err := sdk.ConvertFiles(ctx, cl, req)
 			pr.close()
@@ -84,7 +86,6 @@ With no API key configured, the embedded local server does the work.`,
 	f.StringVar(&tag, "tag", "", `the job's tag (default "cctoolkit-convert")`)
 	f.BoolVar(&overwrite, "overwrite", false, `replace existing files (default: write "name (1).ext")`)
 	f.BoolVar(&asJSON, "json", false, "print the job ID, status and files written as JSON")
-	f.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	f.StringVar(&account, "account", "", "the account to use (default: the default account, else the local server)")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long (default: no limit)")
 	return cmd
@@ -205,46 +206,26 @@ func describeErr(ctx context.Context, err error, timeout time.Duration) string {
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return "interrupted"
 	case errors.Is(err, apierror.ErrUnauthorized):
-		return err.Error() + " (check CLOUDCONVERT_API_KEY)"
+		return err.Error() + " (the server refused the API key, or wants one: check CLOUDCONVERT_API_KEY or the account's key)"
 	}
 	return err.Error()
 }
 
-// sdkClient returns a client for the account ("" = the default). With no
-// default account configured it asks defaultAccountEndpoint (the embedded
-// local server); the cleanup it returns must be called.
-func (c *cli) sdkClient(ctx context.Context, account string) (*sdk.Client, func(), error) {
-	cl, _, cleanup, err := c.sdkClientFor(ctx, account)
-	return cl, cleanup, err
-}
-
-// sdkClientFor is sdkClient also saying whether the server is the
-// embedded one, which stops when the command ends (its URLs die with it).
-func (c *cli) sdkClientFor(ctx context.Context, account string) (cl *sdk.Client, embedded bool, cleanup func(), err error) {
-	set, err := accounts.Load(accounts.Options{Getenv: c.getenv, Environ: c.environ, ConfigPath: c.configPath})
+// sdkClient returns a client for the account ("" = the default; with no
+// default account configured, the background local server, found or
+// started now). timeout is the command's --timeout, for messages.
+func (c *cli) sdkClient(ctx context.Context, account string, timeout time.Duration) (*sdk.Client, error) {
+	set, err := c.loadAccounts(ctx, timeout)
 	if err != nil {
-		return nil, false, nil, usageErr("%v", err)
+		return nil, err
 	}
-	cleanup = func() {}
 	acct, err := set.Get(account)
-	switch {
-	case errors.Is(err, accounts.ErrNoDefault):
-		a, stop, err := defaultAccountEndpoint(ctx, c)
-		if err != nil {
-			return nil, false, nil, usageErr("%v", err)
+	if err != nil {
+		var ue *accounts.UnknownError
+		if errors.As(err, &ue) {
+			return nil, usageErr("%v", err)
 		}
-		if a == nil {
-			if stop != nil {
-				stop()
-			}
-			return nil, false, nil, usageErr(noAccountMessage)
-		}
-		acct, embedded = a, true
-		if stop != nil {
-			cleanup = stop
-		}
-	case err != nil:
-		return nil, false, nil, usageErr("%v", err)
+		return nil, &exitError{code: exitFailure, msg: err.Error()}
 	}
 	opts := []sdk.Option{sdk.WithUserAgent("cloudconvert-cli/" + sdk.Version)}
 	switch {
@@ -264,12 +245,33 @@ func (c *cli) sdkClientFor(ctx context.Context, account string) (cl *sdk.Client,
 	if acct.APIKey.IsZero() {
 		opts = append(opts, sdk.WithoutAPIKey())
 	}
-	cl, err = sdk.New(acct.APIKey.Reveal(), opts...)
+	cl, err := sdk.New(acct.APIKey.Reveal(), opts...)
 	if err != nil {
-		cleanup()
-		return nil, false, nil, usageErr("account %s (%s): %v", acct.Name, acct.Source, err)
+		return nil, usageErr("account %s (%s): %v", acct.Name, acct.Source, err)
 	}
-	return cl, embedded, cleanup, nil
+	return cl, nil
+}
+
+// pdfiumNotice says, on a terminal, that the local server's first PDF
+// rendering compiles PDFium, so that the wait is explained.
+func (c *cli) pdfiumNotice(req sdk.ConvertRequest) {
+	if c.local != nil && !c.isQuiet() && isTerminal(c.stderr, c.getenv) && rendersPDF(req) &&
+		pdfiumCold(filepath.Join(c.local.DataDir, "wazero-cache")) {
+		fmt.Fprintln(c.stderr, "cloudconvert: the local server compiles PDFium to native code for its first PDF conversion (once; some seconds)")
+	}
+}
+
+// rendersPDF says whether the conversion renders a PDF (PDFium's work).
+func rendersPDF(req sdk.ConvertRequest) bool {
+	if req.To == "pdf" {
+		return false
+	}
+	for _, f := range req.Files {
+		if strings.EqualFold(filepath.Ext(f), ".pdf") {
+			return true
+		}
+	}
+	return false
 }
 
 func orDefault(a, b string) string {

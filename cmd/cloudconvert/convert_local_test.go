@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cctoolkit/cloudconvert/localserver"
+	"github.com/cctoolkit/cloudconvert/localserver/daemon"
 )
-
-func init() { backends["localserver"] = newLocalBackend }
 
 // newLocalBackend starts the embedded local server in-process: real
 // conversions (PDFium for PDF pages, pure Go for images, pdfcpu for PDFs).
@@ -25,32 +25,36 @@ func newLocalBackend(t *testing.T) *backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	b := &backend{name: "localserver", real: true, env: map[string]string{
+	b := &backend{env: map[string]string{
 		"CLOUDCONVERT_API_KEY": key, "CLOUDCONVERT_BASE_URL": s.APIURL(), "CLOUDCONVERT_SYNC_URL": s.SyncURL(),
 	}}
 	b.failingJob = func(t *testing.T) string {
-		// Text cannot become a PNG without LibreOffice.
-		return makeFailedJob(t, b, "png", "notes.txt", []byte("not an image\n"))
+		// Bytes that are not an image cannot become a PDF, whatever
+		// engines are installed.
+		return makeFailedJob(t, b, "pdf", "broken.png", []byte("these bytes are not a PNG"))
 	}
 	return b
 }
 
 // With no API key configured, as on a fresh machine, the commands start
-// the embedded local server (its data under $XDG_CACHE_HOME here); bad
-// arguments are refused before it starts.
+// the background local server (its data in a temporary directory here);
+// bad arguments are refused before it starts.
 func TestEmbeddedServer(t *testing.T) {
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	env, dataDir := localEnv(t)
 	dir := writeInputs(t)
-	noKey := func() map[string]string { return map[string]string{} }
+	noKey := func() map[string]string { return copyEnv(env) }
 
 	code, stdout, stderr := run(t, noKey(), "convert", filepath.Join(dir, "nope.pdf"), "--to", "png")
 	if code != exitUsage || !isOneLine(stderr) || stdout != "" {
 		t.Errorf("missing file: exit %d, stdout %q, stderr %q (want one line, no server)", code, stdout, stderr)
 	}
+	if _, err := os.Stat(daemon.LogPath(dataDir)); !os.IsNotExist(err) {
+		t.Errorf("a bad argument started the server: %v", err)
+	}
 
 	out := t.TempDir()
 	code, stdout, stderr = run(t, noKey(), "convert", filepath.Join(dir, "a.png"), filepath.Join(dir, "b.jpg"), "--to", "pdf", "-o", out)
-	if code != 0 || !strings.Contains(stderr, "embedded local") {
+	if code != 0 || !strings.Contains(stderr, "started the local CloudConvert server") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	if want := filepath.Join(out, "a.pdf") + "\n" + filepath.Join(out, "b.pdf") + "\n"; stdout != want {
@@ -59,7 +63,7 @@ func TestEmbeddedServer(t *testing.T) {
 	checkFile(t, filepath.Join(out, "a.pdf"), "pdf")
 	checkFile(t, filepath.Join(out, "b.pdf"), "pdf")
 
-	// The job outlives the process that made it: a later run lists it,
+	// The job outlives the command that made it: a later one lists it,
 	// waits for it and downloads its results again.
 	code, stdout, stderr = run(t, noKey(), "jobs", "--json")
 	var jobs []struct{ ID, Status string }
@@ -72,7 +76,7 @@ func TestEmbeddedServer(t *testing.T) {
 		t.Errorf("wait: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	code, stdout, stderr = run(t, noKey(), "wait", jobs[0].ID)
-	if code != 0 || !strings.Contains(stderr, "use -o DIR") {
+	if code != 0 || !strings.Contains(stdout, "b.pdf") || strings.Contains(stderr, "started") {
 		t.Errorf("wait: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,8 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
-	ccdocs "github.com/cctoolkit/cloudconvert/generated/cloudconvert/docs"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/localserver"
+	"github.com/cctoolkit/cloudconvert/localserver/engine"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 	"github.com/cctoolkit/cloudconvert/sdk"
 )
@@ -32,11 +33,11 @@ var demoImport = regexp.MustCompile(`operation = "import/url",(\s*)url = "https:
 
 // docExample returns the Lua code of the reference's example titled title.
 func docExample(title string) (string, error) {
-	b, err := fs.ReadFile(ccdocs.Files(), "reference.md")
-	if err != nil {
-		return "", err
+	page := descriptor().Doc("integrations." + descriptor().Slug)
+	if page == nil {
+		return "", fmt.Errorf("the docs have no reference page")
 	}
-	text := string(b)
+	text := page.Text
 	i := strings.Index(text, "#### "+title+"\n")
 	if i < 0 {
 		return "", fmt.Errorf("the reference has no example %q", title)
@@ -58,12 +59,17 @@ func newDemoCmd(c *cli) *cobra.Command {
 	var outDir string
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Convert a sample PDF to a PNG through the embedded local server (no network, no API key)",
-		Long: `demo starts the embedded local CloudConvert server, runs the docs' first
-create_job example (import -> convert -> export/url) through the Lua runtime
-with a sample PDF as its input (sent as import/base64: the server does not
-fetch example.com, nor loopback URLs), waits for the job on the sync
-endpoint, downloads the PNG and prints where it is.`,
+		Short: "Convert a sample PDF to a PNG through a local CloudConvert server (no network, no API key)",
+		Long: `demo starts a local CloudConvert server in this process (on a temporary data
+directory), runs the docs' first create_job example (import -> convert ->
+export/url) through the Lua runtime with a sample PDF as its input (sent as
+import/base64: the server fetches public URLs only, so neither example.com nor
+a loopback file server would do), waits for the job on the sync endpoint,
+downloads the PNG (into a new temporary directory unless --out says where) and
+prints where it is.
+
+The first run compiles PDFium (WebAssembly) to native code, which takes some
+seconds once; the result is cached with the local server's data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Minute)
@@ -71,18 +77,43 @@ endpoint, downloads the PNG and prints where it is.`,
 			fail := func(format string, a ...any) error {
 				return &exitError{code: exitFailure, msg: fmt.Sprintf(format, a...)}
 			}
-			srv, stop, err := startEmbedded(ctx, c.stderr)
-			if err != nil {
-				return fail("%v", err)
+			if outDir == "" {
+				dir, err := os.MkdirTemp("", "cloudconvert-demo-")
+				if err != nil {
+					return fail("creating the output directory: %v", err)
+				}
+				outDir = dir
 			}
-			defer stop()
-			fmt.Fprintf(c.stderr, "cloudconvert: using the embedded local CloudConvert server at %s (data in %s)\n", srv.APIURL(), srv.DataDir())
+			dataDir, err := os.MkdirTemp("", "cloudconvert-demo-data-")
+			if err != nil {
+				return fail("creating the server's data directory: %v", err)
+			}
+			defer os.RemoveAll(dataDir)
+			// The PDFium compile cache is the background server's: one
+			// compile for both.
+			pdfiumCache := filepath.Join(c.localDataDir(), "wazero-cache")
+			srv, err := localserver.Start(ctx, localserver.Config{DataDir: dataDir, Addr: "127.0.0.1:0",
+				Logger:        slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+				EngineOptions: engine.Options{PDFiumCacheDir: pdfiumCache}})
+			if err != nil {
+				return fail("starting the local server: %v", err)
+			}
+			defer srv.Close()
+			fmt.Fprintf(c.stderr, "cloudconvert: started a local CloudConvert server for the demo at %s\n", srv.APIURL())
+			if pdfiumCold(pdfiumCache) && isTerminal(c.stderr, c.getenv) {
+				fmt.Fprintln(c.stderr, "cloudconvert: compiling PDFium to native code for the first PDF conversion (once; some seconds)")
+			}
 
 			// The input: a sample PDF, inline.
 			pdf := localserver.SamplePDF(1, "Hello from the local CloudConvert server")
 
-			acct := embeddedAccount(srv)
-			rt, err := luaruntime.New(luaruntime.Options{Accounts: accounts.NewSet(acct), Policy: luaruntime.Headless(true), UserAgent: "cloudconvert-cli-demo"})
+			acct := &accounts.Account{Name: accounts.DefaultName, APIKey: accounts.NewSecret(localserver.DefaultAPIKey),
+				BaseURL: srv.APIURL(), SyncURL: srv.SyncURL(), Source: "the demo's local server"}
+			inv, err := invoke.New(invoke.Options{Integration: descriptor(), Accounts: accounts.NewSet(acct), Policy: invoke.Headless(true), UserAgent: "cloudconvert-cli-demo"})
+			if err != nil {
+				return fail("%v", err)
+			}
+			rt, err := luaruntime.New(luaruntime.Options{Invoker: inv})
 			if err != nil {
 				return fail("%v", err)
 			}
@@ -124,9 +155,6 @@ endpoint, downloads the PNG and prints where it is.`,
 				}
 				return fail("job %s ended with status %s", jobID, job.Status)
 			}
-			if outDir == "" {
-				outDir = filepath.Join(".", "cloudconvert-demo")
-			}
 			if err := os.MkdirAll(outDir, 0o755); err != nil {
 				return fail("%v", err)
 			}
@@ -141,8 +169,15 @@ endpoint, downloads the PNG and prints where it is.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&outDir, "out", "", "directory for the PNG (default ./cloudconvert-demo)")
+	cmd.Flags().StringVar(&outDir, "out", "", "directory for the PNG (default: a new temporary directory, printed)")
 	return cmd
+}
+
+// pdfiumCold says whether PDFium's compile cache is empty: the first PDF
+// conversion will compile it.
+func pdfiumCold(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	return err != nil || len(entries) == 0
 }
 
 func firstValue(v []any) any {

@@ -5,8 +5,6 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-
-	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
 
 func newDocsCmd(c *cli) *cobra.Command {
@@ -20,7 +18,7 @@ func newDocsCmd(c *cli) *cobra.Command {
   cloudconvert docs --search import-1`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := luaruntime.New(luaruntime.Options{})
+			rt, err := docsRuntime()
 			if err != nil {
 				return err
 			}

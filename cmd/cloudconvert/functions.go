@@ -5,8 +5,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/meta"
 )
 
 func newFunctionsCmd(c *cli) *cobra.Command {
@@ -16,7 +14,7 @@ func newFunctionsCmd(c *cli) *cobra.Command {
 		Short: "List the functions with their operation type",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in := meta.Integration()
+			in := descriptor()
 			if asJSON {
 				type row struct {
 					Name      string `json:"name"`
@@ -26,14 +24,14 @@ func newFunctionsCmd(c *cli) *cobra.Command {
 				}
 				var rows []row
 				for _, f := range in.Functions {
-					rows = append(rows, row{f.LuaName, f.FullName, f.Operation, f.Summary})
+					rows = append(rows, row{f.Name, f.FullName, f.Kind.String(), f.Summary})
 				}
 				writeJSON(c.stdout, rows)
 				return nil
 			}
 			w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 			for _, f := range in.Functions {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", f.FullName, f.Operation, f.Summary)
+				fmt.Fprintf(w, "%s\t%s\t%s\n", f.FullName, f.Kind, f.Summary)
 			}
 			return w.Flush()
 		},

@@ -72,11 +72,10 @@ func newJobsCmd(c *cli) *cobra.Command {
 			}
 			ctx, stop := commandContext(cmd.Context(), lf.timeout)
 			defer stop()
-			cl, cleanup, err := c.sdkClient(ctx, lf.account)
+			cl, err := c.sdkClient(ctx, lf.account, lf.timeout)
 			if err != nil {
 				return err
 			}
-			defer cleanup()
 			params := &sdk.ListJobsParams{PerPage: lf.perPage()}
 			if lf.status != "" {
 				s := client.ListJobsParamsFilterStatus(lf.status)
@@ -130,11 +129,10 @@ func newTasksCmd(c *cli) *cobra.Command {
 			}
 			ctx, stop := commandContext(cmd.Context(), lf.timeout)
 			defer stop()
-			cl, cleanup, err := c.sdkClient(ctx, lf.account)
+			cl, err := c.sdkClient(ctx, lf.account, lf.timeout)
 			if err != nil {
 				return err
 			}
-			defer cleanup()
 			params := &sdk.ListTasksParams{PerPage: lf.perPage()}
 			if lf.status != "" {
 				s := client.ListTasksParamsFilterStatus(lf.status)

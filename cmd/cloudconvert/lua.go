@@ -17,6 +17,10 @@ func newLuaCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lua [FILE]",
 		Short: "Run a Lua script with app.integrations.cloudconvert (FILE, -e CODE, or stdin)",
+		Long: `Run a Lua script with app.integrations.cloudconvert (FILE, -e CODE, or stdin).
+
+Ctrl-C stops the script; the output so far (with --json, the envelope) is
+still printed, and the exit status is 1.`,
 		Example: `  cloudconvert lua -e 'dump(app.integrations.cloudconvert.get_current_user({}))'
   cloudconvert lua job.lua --allow-write --json`,
 		Args: cobra.MaximumNArgs(1),
@@ -40,15 +44,20 @@ func newLuaCmd(c *cli) *cobra.Command {
 				}
 				src = string(b)
 			}
-			rt, cleanup, err := c.newRuntime(cmd.Context(), runtimeOptions{allowWrite: allowWrite, account: account, limits: luaruntime.Limits{Timeout: timeout}})
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			rt, err := c.newRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account, limits: luaruntime.Limits{Timeout: timeout}})
 			if err != nil {
 				return err
 			}
-			defer cleanup()
-			res := rt.Execute(cmd.Context(), src)
+			res := rt.Execute(ctx, src)
+			interrupted := res.Error != nil && wasInterrupted(ctx)
 			if asJSON {
 				writeJSON(c.stdout, res.Envelope())
-				if res.Error != nil {
+				switch {
+				case interrupted:
+					return &exitError{code: exitFailure, msg: "interrupted", printed: true}
+				case res.Error != nil:
 					return &exitError{code: exitFailure, printed: true}
 				}
 				return nil
@@ -56,6 +65,9 @@ func newLuaCmd(c *cli) *cobra.Command {
 			io.WriteString(c.stdout, res.Output)
 			for _, v := range res.Values {
 				writeJSON(c.stdout, v)
+			}
+			if interrupted {
+				return &exitError{code: exitFailure, msg: "interrupted"}
 			}
 			if res.Error != nil {
 				return &exitError{code: exitFailure, msg: res.Error.Error()}

@@ -3,59 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/cctoolkit/cloudconvert/internal/faultproxy"
 )
 
 const key = "sk-cli-SECRET-abcdef0123456789"
 
-const fixtures = "../../../shared/fixtures/cloudconvert-sdk/cloudconvert-php/tests/Unit/responses/"
-
-type server struct {
-	*httptest.Server
-	mu   sync.Mutex
-	seen []string
-}
-
-func newServer(t *testing.T) *server {
-	s := &server{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		s.seen = append(s.seen, r.Method+" "+r.URL.RequestURI()+" "+string(body))
-		s.mu.Unlock()
-		if r.Header.Get("Authorization") != "Bearer "+key {
-			w.WriteHeader(401)
-			io.WriteString(w, `{"message":"Unauthenticated.","code":"UNAUTHENTICATED"}`)
-			return
-		}
-		name := map[string]string{"/v2/users/me": "user.json", "/v2/jobs": "job_created.json", "/v2/jobs/missing": ""}[r.URL.Path]
-		if r.URL.Path == "/v2/jobs" && r.Method == "GET" {
-			name = "jobs.json"
-		}
-		if name == "" {
-			w.WriteHeader(404)
-			io.WriteString(w, `{"message":"Job not found `+r.Header.Get("Authorization")+`","code":"NOT_FOUND"}`)
-			return
-		}
-		b, err := os.ReadFile(fixtures + name)
-		if err != nil {
-			t.Error(err)
-		}
-		if r.Method == "POST" {
-			w.WriteHeader(201)
-		}
-		w.Write(b)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
+// run runs the CLI in-process with the environment envm and an empty
+// accounts file; it fails the test if the API key is printed.
 func run(t *testing.T, envm map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -77,9 +35,13 @@ func run(t *testing.T, envm map[string]string, args ...string) (int, string, str
 	return code, out.String(), errb.String()
 }
 
+// TestCLI runs the lua, call, docs, schema and functions commands against
+// the local server, through a proxy that records what reached it.
 func TestCLI(t *testing.T) {
-	s := newServer(t)
-	envm := map[string]string{"CLOUDCONVERT_API_KEY": key, "CLOUDCONVERT_BASE_URL": s.URL + "/v2"}
+	b := newLocalBackend(t)
+	proxy := faultproxy.New(t, b.env["CLOUDCONVERT_BASE_URL"])
+	noKey, _ := localEnv(t)
+	envm := map[string]string{"CLOUDCONVERT_API_KEY": key, "CLOUDCONVERT_BASE_URL": proxy.URL + "/v2"}
 	cases := []struct {
 		args       []string
 		env        map[string]string
@@ -87,10 +49,10 @@ func TestCLI(t *testing.T) {
 		out, err   string
 		noRequests bool
 	}{
-		{args: []string{"lua", "-e", "dump(app.integrations.cloudconvert.get_current_user({}))"}, code: 0, out: `username = "Username"`},
-		{args: []string{"lua", "-e", "return app.integrations.cloudconvert.get_current_user({}).data.credits"}, code: 0, out: "4434\n"},
-		{args: []string{"lua", "-e", `app.integrations.cloudconvert.create_job({tasks = {{operation = "convert"}}})`}, code: 1, err: "run again with --allow-write", noRequests: true},
-		{args: []string{"lua", "--allow-write", "--json", "-e", `return app.integrations.cloudconvert.create_job({tasks = {{operation = "convert"}}}).data.id`}, code: 0, out: `"success": true`},
+		{args: []string{"lua", "-e", "dump(app.integrations.cloudconvert.get_current_user({}))"}, code: 0, out: `username = "local"`},
+		{args: []string{"lua", "-e", "return app.integrations.cloudconvert.get_current_user({}).data.credits"}, code: 0, out: "1000\n"},
+		{args: []string{"lua", "-e", `app.integrations.cloudconvert.create_job({tasks = {{operation = "import/upload"}}})`}, code: 1, err: "run again with --allow-write", noRequests: true},
+		{args: []string{"lua", "--allow-write", "--json", "-e", `return app.integrations.cloudconvert.create_job({tasks = {{operation = "import/upload"}}}).data.id`}, code: 0, out: `"success": true`},
 		{args: []string{"lua", "--json", "-e", `print("x") app.integrations.cloudconvert.get_job({job_id = "missing"})`}, code: 1, out: `"status": 404`},
 		{args: []string{"lua", "--account", "nope", "-e", "return 1"}, code: 2, err: `account "nope" is not configured`},
 		{args: []string{"lua", "--timeout", "100ms", "-e", "while true do end"}, code: 1, err: "time limit of 100ms exceeded"},
@@ -102,30 +64,30 @@ func TestCLI(t *testing.T) {
 		{args: []string{"call", "create_job", `{"tasks":[{"operation":"import/url","url":"u"}]}`}, code: 1, err: "--allow-write", noRequests: true},
 		{args: []string{"call", "get_jbo"}, code: 2, err: `did you mean "get_job"`, noRequests: true},
 		{args: []string{"call", "get_job", "[1]"}, code: 2, err: "not a JSON object", noRequests: true},
-		{args: []string{"lua", "-e", "app.integrations.cloudconvert.get_current_user({})"}, env: map[string]string{}, code: 0, err: "using the embedded local CloudConvert server", noRequests: true},
-		{args: []string{"call", "get_current_user"}, env: map[string]string{}, code: 0, err: "using the embedded local CloudConvert server", noRequests: true},
-		{args: []string{"docs", "cloudconvert.create_job"}, code: 0, out: "# cloudconvert.create_job"},
-		{args: []string{"docs"}, code: 0, out: "integrations.cloudconvert"},
-		{args: []string{"docs", "nope"}, code: 2, err: "no docs page"},
-		{args: []string{"schema", "create_job"}, code: 0, out: `"tasks"`},
-		{args: []string{"functions"}, code: 0, out: "cloudconvert.create_job"},
-		{args: []string{"bogus"}, code: 2, err: "unknown command"},
-		{args: []string{"lua", "--nope"}, code: 2, err: "unknown flag"},
+		{args: []string{"lua", "-e", "app.integrations.cloudconvert.get_current_user({})"}, env: noKey, code: 0, err: "started the local CloudConvert server in the background", noRequests: true},
+		{args: []string{"call", "get_current_user"}, env: noKey, code: 0, out: `"username": "local"`, noRequests: true},
+		{args: []string{"docs", "cloudconvert.create_job"}, code: 0, out: "# cloudconvert.create_job", noRequests: true},
+		{args: []string{"docs"}, code: 0, out: "integrations.cloudconvert", noRequests: true},
+		{args: []string{"docs", "nope"}, code: 2, err: "no docs page", noRequests: true},
+		{args: []string{"schema", "create_job"}, code: 0, out: `"tasks"`, noRequests: true},
+		{args: []string{"functions"}, code: 0, out: "cloudconvert.create_job", noRequests: true},
+		{args: []string{"bogus"}, code: 2, err: "unknown command", noRequests: true},
+		{args: []string{"lua", "--nope"}, code: 2, err: "unknown flag", noRequests: true},
 	}
 	for _, c := range cases {
 		e := envm
 		if c.env != nil {
-			e = c.env
+			e = copyEnv(c.env)
 		}
-		s.mu.Lock()
-		s.seen = nil
-		s.mu.Unlock()
+		proxy.Forget()
 		code, out, errs := run(t, e, c.args...)
 		if code != c.code || !strings.Contains(out, c.out) || !strings.Contains(errs, c.err) {
 			t.Errorf("%v: exit %d (want %d)\nstdout: %s\nstderr: %s", c.args, code, c.code, out, errs)
 		}
-		if c.noRequests && len(s.seen) > 0 {
-			t.Errorf("%v sent %v", c.args, s.seen)
+		if seen := proxy.Seen(); c.noRequests && len(seen) > 0 {
+			t.Errorf("%v sent %v", c.args, seen)
+		} else if !c.noRequests && c.code == 0 && len(seen) == 0 {
+			t.Errorf("%v reached no server", c.args)
 		}
 		if strings.Contains(strings.Join(c.args, " "), "--json") {
 			var v map[string]any

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os/signal"
 	"syscall"
 	"time"
@@ -11,13 +10,10 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
-	"github.com/cctoolkit/cloudconvert/accounts"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 	"github.com/cctoolkit/cloudconvert/mcpserver"
 )
-
-// mcpVersion is the MCP server's reported version.
-var mcpVersion = "dev"
 
 func newMCPCmd(c *cli) *cobra.Command {
 	var write, httpAddr, account string
@@ -33,7 +29,11 @@ pages as resources (cloudconvert-docs://<page>).
 By default the server speaks MCP over stdin/stdout; with --http it serves
 streamable HTTP at http://ADDR/mcp, on a loopback address only.
 
-Write functions (create_job, create_task) are not offered unless --write=allow.`,
+Write functions (create_job, create_task) are not offered unless --write=allow.
+
+With no API key configured, the tools use the local CloudConvert server,
+found or started when a tool first calls the API. When stdin ends, the
+replies to the requests still running are sent before the server exits.`,
 		Example: `  cloudconvert mcp
   cloudconvert mcp --write=allow
   cloudconvert mcp --http 127.0.0.1:8931`,
@@ -57,14 +57,13 @@ Write functions (create_job, create_task) are not offered unless --write=allow.`
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			rt, cleanup, err := c.newMCPRuntime(ctx, allowWrite, account, luaruntime.Limits{Timeout: timeout})
+			rt, err := c.newMCPRuntime(ctx, allowWrite, account, luaruntime.Limits{Timeout: timeout})
 			if err != nil {
 				return err
 			}
-			defer cleanup()
 			srv, err := mcpserver.New(mcpserver.Options{
 				Runtime: rt, DefaultAccount: account, MaxOutput: maxOutput,
-				Name: "cloudconvert", Version: mcpVersion,
+				Name: "cloudconvert", Version: c.build.short(),
 			})
 			if err != nil {
 				return &exitError{code: exitUsage, msg: err.Error()}
@@ -74,7 +73,10 @@ Write functions (create_job, create_task) are not offered unless --write=allow.`
 					fmt.Fprintf(c.stderr, "cloudconvert: serving MCP (streamable HTTP) at %s\n", url)
 				})
 			} else {
-				err = srv.Run(ctx, &mcp.IOTransport{Reader: nopReadCloser{c.stdin}, Writer: nopWriteCloser{c.stdout}})
+				// Replies still due when stdin ends are sent first; a script
+				// gets its --timeout (or at least a minute) to finish.
+				tr := newStdioTracker(ctx, max(timeout, time.Minute)+30*time.Second)
+				err = srv.Run(ctx, &mcp.IOTransport{Reader: tr.reader(c.stdin), Writer: tr.writer(c.stdout)})
 			}
 			if err != nil && ctx.Err() == nil {
 				return &exitError{code: exitFailure, msg: "mcp: " + err.Error()}
@@ -92,44 +94,25 @@ Write functions (create_job, create_task) are not offered unless --write=allow.`
 }
 
 // newMCPRuntime is newRuntime with the MCP server's deny hint.
-func (c *cli) newMCPRuntime(ctx context.Context, allowWrite bool, account string, limits luaruntime.Limits) (*luaruntime.Runtime, func(), error) {
-	set, err := accounts.Load(accounts.Options{Getenv: c.getenv, Environ: c.environ, ConfigPath: c.configPath})
+func (c *cli) newMCPRuntime(ctx context.Context, allowWrite bool, account string, limits luaruntime.Limits) (*luaruntime.Runtime, error) {
+	set, err := c.loadAccounts(ctx, 0)
 	if err != nil {
-		return nil, nil, usageErr("%v", err)
+		return nil, err
 	}
-	cleanup := func() {}
-	if set.Default() == nil && (account == "" || account == accounts.DefaultName) {
-		acct, stop, err := defaultAccountEndpoint(ctx, c)
-		if err != nil {
-			return nil, nil, &exitError{code: exitUsage, msg: err.Error()}
-		}
-		if acct != nil {
-			set.SetDefault(acct)
-			cleanup = stop
-		}
-	}
-	rt, err := luaruntime.New(luaruntime.Options{
-		Accounts:       set,
-		Policy:         luaruntime.Headless(allowWrite),
-		DefaultAccount: account,
-		Limits:         limits,
-		UserAgent:      "cloudconvert-mcp",
-		DenyHint:       "this MCP server was started with --write=deny; restart it with --write=allow to allow writes",
-		NoAccountHint:  noAccountMessage,
+	inv, err := invoke.New(invoke.Options{
+		Integration:   descriptor(),
+		Accounts:      set,
+		Policy:        invoke.Headless(allowWrite),
+		UserAgent:     "cloudconvert-mcp",
+		DenyHint:      "this MCP server was started with --write=deny; restart it with --write=allow to allow writes",
+		NoAccountHint: noAccountMessage,
 	})
 	if err != nil {
-		cleanup()
-		return nil, nil, usageErr("%v", err)
+		return nil, usageErr("%v", err)
 	}
-	return rt, cleanup, nil
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: account, Limits: limits})
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return rt, nil
 }
-
-type nopReadCloser struct{ r io.Reader }
-
-func (n nopReadCloser) Read(p []byte) (int, error) { return n.r.Read(p) }
-func (nopReadCloser) Close() error                 { return nil }
-
-type nopWriteCloser struct{ w io.Writer }
-
-func (n nopWriteCloser) Write(p []byte) (int, error) { return n.w.Write(p) }
-func (nopWriteCloser) Close() error                  { return nil }

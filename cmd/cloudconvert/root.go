@@ -8,10 +8,15 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
+	"github.com/cctoolkit/cloudconvert/localserver/daemon"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
 
@@ -44,6 +49,11 @@ type cli struct {
 	getenv         func(string) string
 	environ        func() []string
 	configPath     string
+	quiet          bool // --quiet: no banner, no progress on stderr
+	build          buildInfo
+	// local is the background local server in use, once found or started
+	// (under localEndpoint's lock).
+	local *daemon.Info
 }
 
 // commands lists the subcommands. Others add theirs here, one file per
@@ -62,20 +72,36 @@ var commands = []func(*cli) *cobra.Command{
 	newServeCmd,
 	newEnginesCmd,
 	newDemoCmd,
+	newLocalCmd,
 }
 
 func newRootCmd(c *cli) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "cloudconvert",
-		Short:         "Run Lua against the CloudConvert API, call its functions, read its docs",
+		Use:   "cloudconvert",
+		Short: "Run Lua against the CloudConvert API, call its functions, read its docs",
+		Long: `Run Lua against the CloudConvert API, call its functions, read its docs.
+
+With no API key configured (CLOUDCONVERT_API_KEY, CLOUDCONVERT_BASE_URL or a
+default account in the config file), the commands use a local
+CloudConvert-compatible server: the first command that needs it starts it in
+the background, every later one connects to it, and it stops after 30 minutes
+without use. See cloudconvert local --help.`,
+		Version:       c.build.String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("cloudconvert {{.Version}}\n")
 	root.SetIn(c.stdin)
 	root.SetOut(c.stdout)
 	root.SetErr(c.stderr)
 	root.PersistentFlags().StringVar(&c.configPath, "config", "", "accounts config file (default $CLOUDCONVERT_CONFIG or <user config dir>/cloudconvert/accounts.yaml)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
+	root.PersistentFlags().BoolVarP(&c.quiet, "quiet", "q", false, "nothing on stderr but errors: no progress, no notice when the local server starts (also $CLOUDCONVERT_QUIET=1)")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if cmd.Name() == "mcp" && strings.Contains(err.Error(), "allow-write") {
+			return usageErr("%v (the MCP server takes --write=allow to offer write functions)", err)
+		}
+		return usageErr("%v", err)
+	})
 	for _, mk := range commands {
 		root.AddCommand(mk(c))
 	}
@@ -84,7 +110,7 @@ func newRootCmd(c *cli) *cobra.Command {
 
 // Main runs the CLI and returns the exit status.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, environ func() []string) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, environ: environ}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, environ: environ, build: readBuildInfo()}
 	root := newRootCmd(c)
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
@@ -96,9 +122,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		// cobra's own errors: unknown command, bad arguments.
 		ee = &exitError{code: exitUsage, msg: err.Error()}
 	}
-	if !ee.printed && ee.msg != "" {
-		fmt.Fprintln(stderr, "cloudconvert: "+strings.TrimSpace(ee.msg))
-	} else if ee.printed && ee.msg != "" {
+	if ee.msg != "" {
 		fmt.Fprintln(stderr, "cloudconvert: "+strings.TrimSpace(ee.msg))
 	}
 	return ee.code
@@ -109,41 +133,49 @@ type runtimeOptions struct {
 	allowWrite bool
 	account    string // the account app.integrations.<slug>.* uses
 	limits     luaruntime.Limits
+	timeout    time.Duration // the command's --timeout, for messages
 }
 
-// newRuntime loads the accounts and makes a runtime. With no default
-// account it asks defaultAccountEndpoint for one; the cleanup it returns
-// must be called.
-func (c *cli) newRuntime(ctx context.Context, o runtimeOptions) (*luaruntime.Runtime, func(), error) {
-	set, err := accounts.Load(accounts.Options{Getenv: c.getenv, Environ: c.environ, ConfigPath: c.configPath})
+// descriptor is the integration this command line serves: cmd/cloudconvert
+// is the one place that wires CloudConvert into the generic packages.
+func descriptor() *integration.Integration { return cloudconvert.Descriptor() }
+
+// docsRuntime is a runtime for reading the docs: no accounts, no calls.
+func docsRuntime() (*luaruntime.Runtime, error) {
+	inv, err := invoke.New(invoke.Options{Integration: descriptor()})
 	if err != nil {
-		return nil, nil, usageErr("%v", err)
+		return nil, err
 	}
-	cleanup := func() {}
-	if set.Default() == nil && (o.account == "" || o.account == accounts.DefaultName) {
-		acct, stop, err := defaultAccountEndpoint(ctx, c)
-		if err != nil {
-			return nil, nil, &exitError{code: exitUsage, msg: err.Error()}
-		}
-		if acct != nil {
-			set.SetDefault(acct)
-			cleanup = stop
-		}
+	return luaruntime.New(luaruntime.Options{Invoker: inv})
+}
+
+// newRuntime loads the accounts (see loadAccounts: the local server is
+// found or started only when a call needs it) and makes a runtime.
+func (c *cli) newRuntime(ctx context.Context, o runtimeOptions) (*luaruntime.Runtime, error) {
+	set, err := c.loadAccounts(ctx, o.timeout)
+	if err != nil {
+		return nil, err
 	}
-	rt, err := luaruntime.New(luaruntime.Options{
-		Accounts:       set,
-		Policy:         luaruntime.Headless(o.allowWrite),
-		DefaultAccount: o.account,
-		Limits:         o.limits,
-		UserAgent:      "cloudconvert-cli",
-		DenyHint:       "run again with --allow-write to allow writes",
-		NoAccountHint:  noAccountMessage,
+	return c.runtimeFor(set, o)
+}
+
+func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runtime, error) {
+	inv, err := invoke.New(invoke.Options{
+		Integration:   descriptor(),
+		Accounts:      set,
+		Policy:        invoke.Headless(o.allowWrite),
+		UserAgent:     "cloudconvert-cli",
+		DenyHint:      "run again with --allow-write to allow writes",
+		NoAccountHint: noAccountMessage,
 	})
 	if err != nil {
-		cleanup()
-		return nil, nil, usageErr("%v", err)
+		return nil, usageErr("%v", err)
 	}
-	return rt, cleanup, nil
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: o.account, Limits: o.limits})
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return rt, nil
 }
 
 const noAccountMessage = "no CloudConvert account is configured: set CLOUDCONVERT_API_KEY (and CLOUDCONVERT_BASE_URL for another server), or configure named accounts"

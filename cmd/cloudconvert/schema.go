@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/meta"
 	"github.com/cctoolkit/cloudconvert/internal/suggest"
 )
 
@@ -17,16 +16,16 @@ func newSchemaCmd(c *cli) *cobra.Command {
 		Example: "  cloudconvert schema create_job",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in := meta.Integration()
-			fn, ok := in.Function(args[0])
-			if !ok {
+			in := descriptor()
+			fn := in.Function(args[0])
+			if fn == nil {
 				return usageErr("no function %q%s; functions: %s", args[0], suggest.DidYouMean(args[0], in.FunctionNames()), strings.Join(in.FunctionNames(), ", "))
 			}
-			var v any
-			if err := json.Unmarshal(fn.InputSchema, &v); err != nil {
+			b, err := json.Marshal(fn.InputSchema())
+			if err != nil {
 				return err
 			}
-			writeJSON(c.stdout, v)
+			writeIndented(c, b)
 			return nil
 		},
 	}

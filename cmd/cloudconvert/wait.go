@@ -14,7 +14,7 @@ import (
 func newWaitCmd(c *cli) *cobra.Command {
 	var (
 		outDir, account   string
-		asJSON, quiet     bool
+		asJSON            bool
 		overwrite, noSync bool
 		timeout           time.Duration
 	)
@@ -43,12 +43,11 @@ are named on stderr) or waiting failed, 2 for bad arguments.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := commandContext(cmd.Context(), timeout)
 			defer stop()
-			cl, embedded, cleanup, err := c.sdkClientFor(ctx, account)
+			cl, err := c.sdkClient(ctx, account, timeout)
 			if err != nil {
 				return err
 			}
-			defer cleanup()
-			pr := newProgress(c, quiet)
+			pr := newProgress(c, c.isQuiet())
 			job, err := cl.WaitJob(ctx, args[0], &sdk.WaitOptions{Progress: pr.waitProgress, NoSync: noSync, Function: "wait"})
 			pr.close()
 			if job != nil && asJSON {
@@ -89,9 +88,6 @@ are named on stderr) or waiting failed, 2 for bad arguments.`,
 					fmt.Fprintf(tw, "  %s\t%s\n", f.Filename, *f.Url)
 				}
 				tw.Flush()
-				if embedded {
-					fmt.Fprintln(c.stderr, "note: the embedded local server stops when this command ends, and these URLs with it; use -o DIR to download the files")
-				}
 			}
 			return nil
 		},
@@ -100,7 +96,6 @@ are named on stderr) or waiting failed, 2 for bad arguments.`,
 	f.StringVarP(&outDir, "output-dir", "o", "", "download the job's export files into this directory")
 	f.BoolVar(&overwrite, "overwrite", false, "with -o, replace existing files")
 	f.BoolVar(&asJSON, "json", false, "print the final job (with its tasks) as JSON")
-	f.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	f.BoolVar(&noSync, "poll", false, "poll instead of using the sync endpoint")
 	f.StringVar(&account, "account", "", "the account to use (default: the default account, else the local server)")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long (default: no limit)")

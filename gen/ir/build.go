@@ -10,16 +10,17 @@ import (
 	lua "github.com/yuin/gopher-lua/parse"
 
 	"github.com/cctoolkit/cloudconvert/gen/spec"
+	"github.com/cctoolkit/cloudconvert/integration"
 	"github.com/cctoolkit/cloudconvert/internal/suggest"
 )
 
 var (
 	slugRe      = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	snakeRe     = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+	headerRe    = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
 	placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
-	schemaTypes = []string{"string", "integer", "number", "boolean", "object", "array"}
-	paramIns    = []string{InPath, InQuery, InBody, InTimeout}
 	methods     = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	paramIns    = []string{"path", "query", "body", "timeout"}
 )
 
 // builder collects every problem rather than stopping at the first, so that
@@ -27,9 +28,11 @@ var (
 type builder struct {
 	file  *spec.File
 	types map[string]*spec.Schema
-	named map[string]*Schema // converted types, for resolving refs
-	errs  spec.ErrorList
+	// named are the named types, made before any is filled so that refs
+	// can point at them whatever the order.
+	named map[string]*integration.Schema
 	ops   []string
+	errs  spec.ErrorList
 }
 
 func (b *builder) errorf(p spec.Pos, format string, args ...any) {
@@ -47,8 +50,13 @@ func (b *builder) errorf(p spec.Pos, format string, args ...any) {
 // Build validates a decoded spec and turns it into the IR. The error, if
 // any, is a spec.ErrorList with every problem found.
 func Build(f *spec.File) (*Integration, error) {
-	b := &builder{file: f, types: map[string]*spec.Schema{}, named: map[string]*Schema{}}
+	b := &builder{file: f, types: map[string]*spec.Schema{}, named: map[string]*integration.Schema{}}
 	in := b.integration()
+	if len(b.errs) == 0 {
+		if err := in.Desc.Link(); err != nil {
+			b.errorf(f.Pos, "the spec builds a descriptor that does not link: %v", err)
+		}
+	}
 	if len(b.errs) > 0 {
 		slices.SortStableFunc(b.errs, func(x, y *spec.Error) int {
 			if x.Pos.Line != y.Pos.Line {
@@ -64,11 +72,9 @@ func Build(f *spec.File) (*Integration, error) {
 func (b *builder) integration() *Integration {
 	f := b.file
 	si := f.Integration
-	in := &Integration{
-		SourceFile:  f.Pos.File,
+	d := &integration.Integration{
 		Slug:        si.Slug,
 		Name:        si.Name,
-		GoName:      GoName(si.Slug),
 		Summary:     strings.TrimSpace(si.Summary),
 		Description: strings.TrimSpace(si.Description),
 		DocsURL:     si.DocsURL,
@@ -76,6 +82,7 @@ func (b *builder) integration() *Integration {
 		Regions:     si.Regions,
 		LuaPath:     "app.integrations." + si.Slug,
 	}
+	in := &Integration{Desc: d, SourceFile: f.Pos.File, GoName: GoName(si.Slug)}
 	switch {
 	case si.Slug == "":
 		b.errorf(f.Pos, "integration.slug is missing; give the integration a lower-case name such as %q", "cloudconvert")
@@ -88,52 +95,56 @@ func (b *builder) integration() *Integration {
 	if si.Auth.Pos.Line == 0 {
 		si.Auth.Pos = si.Pos
 	}
-	in.Auth = b.auth(si.Auth)
+	d.Auth = b.auth(si.Auth)
 	for _, s := range si.Servers {
 		if s.Name == "" || s.Live == "" {
 			b.errorf(s.Pos, "a server needs a name and a live URL")
 		}
-		srv := Server{Name: s.Name, Description: strings.TrimSpace(s.Description), Live: s.Live, Sandbox: s.Sandbox, Region: s.Region,
-			OpenAPIFile: "openapi.yaml", ClientPackage: "client"}
+		if s.Name != "" && !slugRe.MatchString(s.Name) {
+			b.errorf(s.Pos, "server name %q must be lower-case letters, digits and _ (it names a Go package)", s.Name)
+		}
+		if d.Server(s.Name) != nil {
+			b.errorf(s.Pos, "server %q is listed twice", s.Name)
+		}
+		ds := &integration.Server{Name: s.Name, Description: strings.TrimSpace(s.Description), Live: s.Live, Sandbox: s.Sandbox, Region: s.Region}
+		srv := &Server{Desc: ds, OpenAPIFile: "openapi.yaml", ClientPackage: "client"}
 		if len(in.Servers) > 0 {
 			srv.OpenAPIFile = "openapi-" + s.Name + ".yaml"
 			srv.ClientPackage = strings.ReplaceAll(s.Name, "_", "") + "client"
 		}
-		if s.Name != "" && !slugRe.MatchString(s.Name) {
-			b.errorf(s.Pos, "server name %q must be lower-case letters, digits and _ (it names a Go package)", s.Name)
-		}
+		d.Servers = append(d.Servers, ds)
 		in.Servers = append(in.Servers, srv)
 	}
 	if len(in.Servers) == 0 {
 		b.errorf(si.Pos, "integration.servers is empty; name at least the API's base URL")
 	}
 
-	seenOps := map[string]bool{}
 	for _, op := range f.Operations {
 		if op.Name == "" {
 			b.errorf(op.Pos, "an operation needs a name")
 			continue
 		}
-		if seenOps[op.Name] {
+		if d.Operation(op.Name) != nil {
 			b.errorf(op.Pos, "operation %q is listed twice", op.Name)
 			continue
 		}
-		seenOps[op.Name] = true
 		b.ops = append(b.ops, op.Name)
-		in.Operations = append(in.Operations, Operation{Name: op.Name, Description: op.Description, Common: op.Common, GoName: PascalPlain(op.Name)})
+		d.Operations = append(d.Operations, &integration.Operation{Name: op.Name, Description: op.Description, Common: op.Common})
 	}
 
 	for i := range f.Types {
 		b.types[f.Types[i].Key] = &f.Types[i].Value
+		b.named[f.Types[i].Key] = &integration.Schema{Name: f.Types[i].Key}
 	}
 	for _, t := range f.Types {
-		s := b.schema(&t.Value, "types."+t.Key)
-		b.named[t.Key] = s
-		in.Types = append(in.Types, &NamedType{Name: t.Key, Schema: s})
+		target := b.named[t.Key]
+		*target = *b.schema(&t.Value, "types."+t.Key)
+		target.Name = t.Key
+		d.Types = append(d.Types, target)
 	}
 	if f.Errors != nil {
 		if b.refOK(f.Errors.Pos, f.Errors.Ref, "errors.ref") {
-			in.ErrorRef = f.Errors.Ref
+			in.ErrorType = b.named[f.Errors.Ref]
 		}
 		in.ErrorStatus = f.Errors.Statuses
 		for _, s := range f.Errors.Statuses {
@@ -143,13 +154,14 @@ func (b *builder) integration() *Integration {
 		}
 	}
 	if f.MultiAccount != nil {
-		in.Accounts = f.MultiAccount.Accounts
+		d.Accounts = f.MultiAccount.Accounts
 	}
 
 	if len(f.Functions) == 0 {
 		b.errorf(f.Pos, "the spec has no functions; add at least one under functions:")
 	}
 	seen := map[string]spec.Pos{}
+	var built []*spec.Function
 	for i := range f.Functions {
 		sf := &f.Functions[i]
 		if prev, dup := seen[sf.Name]; dup && sf.Name != "" {
@@ -162,27 +174,41 @@ func (b *builder) integration() *Integration {
 			continue
 		}
 		in.Functions = append(in.Functions, fn)
-		if fn.Operation == Read {
-			in.ReadCount++
-		} else {
-			in.WriteCount++
+		d.Functions = append(d.Functions, fn.Desc)
+		fn.Server.Functions = append(fn.Server.Functions, fn)
+		built = append(built, sf)
+	}
+	// Waits name other functions: resolve them once all exist.
+	for i, sf := range built {
+		if sf.Wait != nil {
+			b.wait(in, in.Functions[i], sf.Wait)
 		}
 	}
 	return in
 }
 
-func (b *builder) auth(a spec.Auth) Auth {
-	out := Auth{Kind: a.Kind, Scheme: a.Scheme, Env: a.Env, Description: strings.TrimSpace(a.Description)}
+func (b *builder) auth(a spec.Auth) integration.Auth {
+	out := integration.Auth{Kind: a.Kind, Scheme: a.Scheme, Header: a.Header, Env: a.Env, Description: strings.TrimSpace(a.Description)}
 	switch a.Kind {
 	case "api_key":
 		out.Label = "API key auth"
+		switch a.Scheme {
+		case "bearer":
+			if a.Header != "" && a.Header != "Authorization" {
+				b.errorf(a.Pos, "auth.header %q: scheme bearer always uses the Authorization header; use scheme header for another one", a.Header)
+			}
+			out.Header = "Authorization"
+		case "header":
+			if a.Header == "" || !headerRe.MatchString(a.Header) {
+				b.errorf(a.Pos, "auth.scheme header needs auth.header, the header that carries the key (e.g. X-Api-Key)")
+			}
+		default:
+			b.errorf(a.Pos, "auth.scheme %q is not known; use bearer (Authorization: Bearer <key>) or header (with auth.header)", a.Scheme)
+		}
 	case "none":
 		out.Label = "no auth"
 	default:
 		b.errorf(a.Pos, "auth.kind %q is not known; use api_key or none", a.Kind)
-	}
-	if a.Kind == "api_key" && a.Scheme != "bearer" && a.Scheme != "header" {
-		b.errorf(a.Pos, "auth.scheme %q is not known; use bearer", a.Scheme)
 	}
 	return out
 }
@@ -209,44 +235,68 @@ func (b *builder) function(in *Integration, sf *spec.Function) *Function {
 	if !snakeRe.MatchString(sf.Name) {
 		b.errorf(sf.Pos, "%s: the name must be snake_case (lower-case words joined by _), as Lua and MCP names derive from it", where)
 	}
-	fn := &Function{
-		Name:           sf.Name,
-		Slug:           in.Slug + "_" + sf.Name,
-		LuaName:        sf.Name,
-		FullName:       in.Slug + "." + sf.Name,
-		GoName:         GoName(sf.Name),
-		MCPToolName:    in.Slug + "_" + sf.Name,
-		DocPage:        in.Slug + "." + sf.Name,
-		Operation:      sf.Operation,
-		Summary:        strings.TrimSpace(sf.Summary),
-		Description:    strings.TrimSpace(sf.Description),
-		Notes:          strings.TrimSpace(sf.Notes),
-		ShowOperations: sf.ShowOperations,
-		Method:         strings.ToUpper(sf.HTTP.Method),
-		Path:           sf.HTTP.Path,
-		Server:         sf.HTTP.Server,
-		OperationID:    PascalPlain(sf.Name),
+	slug := in.Desc.Slug
+	d := &integration.Function{
+		Name:        sf.Name,
+		FullName:    slug + "." + sf.Name,
+		ToolName:    slug + "_" + sf.Name,
+		DocPage:     slug + "." + sf.Name,
+		Summary:     strings.TrimSpace(sf.Summary),
+		Description: strings.TrimSpace(sf.Description),
+		Method:      strings.ToUpper(sf.HTTP.Method),
+		Path:        sf.HTTP.Path,
 	}
-	if sf.Operation != Read && sf.Operation != Write {
+	fn := &Function{
+		Desc:           d,
+		GoName:         GoName(sf.Name),
+		OperationID:    PascalPlain(sf.Name),
+		ShowOperations: sf.ShowOperations,
+		Notes:          strings.TrimSpace(sf.Notes),
+	}
+	kind, ok := integration.ParseKind(sf.Operation)
+	if !ok {
 		b.errorf(sf.Pos, "%s: operation %q must be read or write", where, sf.Operation)
 	}
-	if fn.Summary == "" {
+	d.Kind = kind
+	d.Retry = integration.RetrySafe
+	if kind == integration.Write {
+		d.Retry = integration.RetryUnsent
+	}
+	switch sf.Retry {
+	case "":
+	case "safe":
+		d.Retry = integration.RetrySafe
+	case "unsent":
+		d.Retry = integration.RetryUnsent
+	default:
+		b.errorf(sf.Pos, "%s: retry %q must be safe (repeat after any failure) or unsent (repeat only when never sent)", where, sf.Retry)
+	}
+	if d.Summary == "" {
 		b.errorf(sf.Pos, "%s: summary is missing; it is the one-line description agents see", where)
 	}
-	if fn.Description == "" {
-		fn.Description = fn.Summary
+	if d.Description == "" {
+		d.Description = d.Summary
 	}
-	if !slices.Contains(methods, fn.Method) {
+	if !slices.Contains(methods, d.Method) {
 		b.errorf(sf.HTTP.Pos, "%s: http.method %q is not one of %s", where, sf.HTTP.Method, strings.Join(methods, ", "))
 	}
-	if !strings.HasPrefix(fn.Path, "/") {
-		b.errorf(sf.HTTP.Pos, "%s: http.path %q must start with /", where, fn.Path)
+	if !strings.HasPrefix(d.Path, "/") {
+		b.errorf(sf.HTTP.Pos, "%s: http.path %q must start with /", where, d.Path)
 	}
-	if fn.Server == "" && len(in.Servers) > 0 {
-		fn.Server = in.Servers[0].Name
-	} else if !slices.ContainsFunc(in.Servers, func(s Server) bool { return s.Name == fn.Server }) {
-		b.errorf(sf.HTTP.Pos, "%s: http.server %q is not one of integration.servers", where, fn.Server)
+	fn.Server = in.Servers[0]
+	if sf.HTTP.Server != "" {
+		fn.Server = nil
+		for _, s := range in.Servers {
+			if s.Desc.Name == sf.HTTP.Server {
+				fn.Server = s
+			}
+		}
+		if fn.Server == nil {
+			b.errorf(sf.HTTP.Pos, "%s: http.server %q is not one of integration.servers", where, sf.HTTP.Server)
+			fn.Server = in.Servers[0]
+		}
 	}
+	d.Server = fn.Server.Desc
 
 	seen := map[string]bool{}
 	for i := range sf.Parameters {
@@ -258,48 +308,117 @@ func (b *builder) function(in *Integration, sf *spec.Function) *Function {
 		seen[sp.Name] = true
 		if p := b.param(fn, sp); p != nil {
 			fn.Params = append(fn.Params, p)
+			d.Params = append(d.Params, p.Desc)
 		}
 	}
 	b.checkPath(fn, sf)
-
-	if sf.Response.Ref == "" {
-		b.errorf(sf.Pos, "%s: response.ref is missing; name the type of the success body", where)
-	} else if b.refOK(sf.Response.Pos, sf.Response.Ref, where+": response") {
-		fn.Response = Response{Status: sf.Response.Status, Ref: sf.Response.Ref}
+	spreads := 0
+	for _, p := range d.Params {
+		if p.Spread {
+			spreads++
+		}
 	}
-	if s := sf.Response.Status; sf.Response.Ref != "" && (s < 200 || s > 299) {
+	if spreads > 1 {
+		b.errorf(sf.Pos, "%s: only one parameter may be spread at the top level of the body", where)
+	}
+
+	d.Status = sf.Response.Status
+	switch {
+	case sf.Response.Status == http.StatusNoContent:
+		if sf.Response.Ref != "" {
+			b.errorf(sf.Response.Pos, "%s: a 204 response has no body, so it takes no ref", where)
+		}
+	case sf.Response.Ref == "":
+		b.errorf(sf.Pos, "%s: response.ref is missing; name the type of the success body (or use status 204 for none)", where)
+	case b.refOK(sf.Response.Pos, sf.Response.Ref, where+": response"):
+		d.Response = b.named[sf.Response.Ref]
+	}
+	if s := sf.Response.Status; (s < 200 || s > 299) && sf.Response.Ref != "" {
 		b.errorf(sf.Response.Pos, "%s: response.status %d is not a 2xx status", where, s)
 	}
 	for _, ex := range sf.Examples {
 		b.checkLua(ex.LuaPos, ex.Lua, where+" example")
-		fn.Examples = append(fn.Examples, Example{Title: ex.Title, Lua: strings.TrimRight(ex.Lua, "\n"), Pos: ex.LuaPos})
+		lua := strings.TrimRight(ex.Lua, "\n")
+		fn.Examples = append(fn.Examples, Example{Title: ex.Title, Lua: lua, Pos: ex.LuaPos})
+		d.Examples = append(d.Examples, integration.Example{Title: ex.Title, Lua: lua})
 	}
-	fn.InputSchema = inputSchema(fn)
 	return fn
+}
+
+// wait resolves a function's wait: the function polled where its server is
+// unavailable must exist, read, and take the same path parameters.
+func (b *builder) wait(in *Integration, fn *Function, w *spec.WaitDecl) {
+	where := "function " + fn.Desc.Name + ": wait"
+	poll := in.Function(w.Poll)
+	switch {
+	case w.Poll == "":
+		b.errorf(w.Pos, "%s.poll is missing; name the function that reads the same resource (e.g. get_job)", where)
+		return
+	case poll == nil:
+		b.errorf(w.Pos, "%s.poll: no function is called %q%s", where, w.Poll, suggest.DidYouMean(w.Poll, in.Desc.FunctionNames()))
+		return
+	case poll == fn:
+		b.errorf(w.Pos, "%s.poll names the function itself", where)
+		return
+	case poll.Desc.Kind != integration.Read:
+		b.errorf(w.Pos, "%s.poll: %s is a write; polling must only read", where, w.Poll)
+	}
+	if fn.Desc.Kind != integration.Read {
+		b.errorf(w.Pos, "%s: a function that waits must be a read", where)
+	}
+	for _, p := range poll.Desc.Params {
+		if p.In == integration.InPath && !hasParam(fn, p.Name) {
+			b.errorf(w.Pos, "%s.poll: %s takes the path parameter %s, which %s does not", where, w.Poll, p.Name, fn.Desc.Name)
+		}
+	}
+	if w.Field == "" || len(w.Until) == 0 {
+		b.errorf(w.Pos, "%s needs field (a dotted path in the answer, e.g. data.status) and until (the values that end the wait)", where)
+	}
+	fn.Desc.Wait = &integration.Wait{Poll: poll.Desc, Field: w.Field, Until: w.Until}
+}
+
+func hasParam(fn *Function, name string) bool {
+	for _, p := range fn.Params {
+		if p.Desc.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // checkPath matches {placeholders} with path parameters, both ways.
 func (b *builder) checkPath(fn *Function, sf *spec.Function) {
+	d := fn.Desc
 	holes := map[string]bool{}
-	for _, m := range placeholder.FindAllStringSubmatch(fn.Path, -1) {
+	for _, m := range placeholder.FindAllStringSubmatch(d.Path, -1) {
 		holes[m[1]] = true
 	}
 	for _, p := range fn.Params {
-		if p.In != InPath {
+		if p.Desc.In != integration.InPath {
 			continue
 		}
-		if !holes[p.Key] {
+		if !holes[p.Desc.Key] {
 			b.errorf(sf.HTTP.Pos, "function %s: path parameter %q (wire name %q) does not appear in http.path %q; add {%s} to the path or change its http.in",
-				fn.Name, p.Name, p.Key, fn.Path, p.Key)
+				d.Name, p.Desc.Name, p.Desc.Key, d.Path, p.Desc.Key)
 		}
-		delete(holes, p.Key)
-		if slices.ContainsFunc(p.Schema.Enum, func(v string) bool { return strings.Contains(v, "/") }) {
+		delete(holes, p.Desc.Key)
+		if slices.ContainsFunc(p.Desc.Schema.Resolved().Enum, func(v string) bool { return strings.Contains(v, "/") }) {
 			fn.Expand = p
+			p.Desc.Expands = true
 		}
 	}
-	for h := range holes {
-		b.errorf(sf.HTTP.Pos, "function %s: http.path %q has {%s} but no parameter has http.in: path with that key", fn.Name, fn.Path, h)
+	for _, h := range sortedKeys(holes) {
+		b.errorf(sf.HTTP.Pos, "function %s: http.path %q has {%s} but no parameter has http.in: path with that key", d.Name, d.Path, h)
 	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (b *builder) checkLua(p spec.Pos, src, where string) {
@@ -308,8 +427,7 @@ func (b *builder) checkLua(p spec.Pos, src, where string) {
 		return
 	}
 	if err := CheckLua(src); err != nil {
-		var le *LuaError
-		if asLuaError(err, &le) {
+		if le, ok := err.(*LuaError); ok {
 			b.errorf(spec.Pos{File: p.File, Line: p.Line + le.Line - 1, Col: p.Col + max(le.Col-1, 0)}, "%s does not parse as Lua: %s", where, le.Msg)
 			return
 		}
@@ -318,41 +436,43 @@ func (b *builder) checkLua(p spec.Pos, src, where string) {
 }
 
 func (b *builder) param(fn *Function, sp *spec.Parameter) *Param {
-	where := fmt.Sprintf("function %s: parameter %q", fn.Name, sp.Name)
+	where := fmt.Sprintf("function %s: parameter %q", fn.Desc.Name, sp.Name)
 	if sp.Name == "" {
-		b.errorf(sp.Pos, "function %s: a parameter needs a name", fn.Name)
+		b.errorf(sp.Pos, "function %s: a parameter needs a name", fn.Desc.Name)
 		return nil
 	}
 	if !snakeRe.MatchString(sp.Name) {
 		b.errorf(sp.Pos, "%s: the name must be snake_case", where)
 	}
-	p := &Param{Name: sp.Name, GoName: GoName(sp.Name), Required: sp.Required, In: InBody, Key: sp.Name}
+	d := &integration.Param{Name: sp.Name, Required: sp.Required, In: integration.InBody, Key: sp.Name}
+	p := &Param{Desc: d, GoName: GoName(sp.Name)}
 	if h := sp.HTTP; h != nil {
 		if h.In != "" {
-			p.In = h.In
+			in, ok := integration.ParseIn(h.In)
+			if !ok {
+				b.errorf(h.Pos, "%s: http.in %q must be one of %s", where, h.In, strings.Join(paramIns, ", "))
+			}
+			d.In = in
 		}
 		if h.Key != "" {
-			p.Key = h.Key
+			d.Key = h.Key
 		}
-		p.Spread = h.Spread
-		if !slices.Contains(paramIns, p.In) {
-			b.errorf(h.Pos, "%s: http.in %q must be one of %s", where, h.In, strings.Join(paramIns, ", "))
-		}
-		if h.Spread && (p.In != InBody || sp.Type != "object") {
+		d.Spread = h.Spread
+		if h.Spread && (d.In != integration.InBody || sp.Type != "object") {
 			b.errorf(h.Pos, "%s: http.spread needs an object parameter in the body", where)
 		}
 	}
 	if sp.Required && sp.Default != nil {
 		b.errorf(sp.Pos, "%s is required and has a default; a required parameter is always given, so drop one of the two", where)
 	}
-	if p.In == InPath && !sp.Required {
+	if d.In == integration.InPath && !sp.Required {
 		b.errorf(sp.Pos, "%s: path parameters must be required", where)
 	}
-	if p.In == InTimeout && sp.Type != "integer" && sp.Type != "number" {
+	if d.In == integration.InTimeout && sp.Type != "integer" && sp.Type != "number" {
 		b.errorf(sp.Pos, "%s: a timeout parameter counts seconds, so it must be an integer or a number", where)
 	}
 	p.WireSchema = b.schema(&sp.Schema, where)
-	if p.In == InQuery && p.WireSchema.Type != "string" && p.WireSchema.Type != "integer" && p.WireSchema.Type != "number" && p.WireSchema.Type != "boolean" {
+	if t := p.WireSchema.Resolved().Type; d.In == integration.InQuery && t != integration.TypeString && t != integration.TypeInteger && t != integration.TypeNumber && t != integration.TypeBoolean {
 		b.errorf(sp.Pos, "%s: query parameters must be strings, numbers or booleans", where)
 	}
 	if sp.Example != nil {
@@ -360,26 +480,27 @@ func (b *builder) param(fn *Function, sp *spec.Parameter) *Param {
 		if err != nil {
 			b.errorf(sp.Pos, "%s: example: %v", where, err)
 		}
-		p.Example = v
+		d.Example = v
 	}
-	p.Schema = b.resolve(p.WireSchema)
+	d.Schema = p.WireSchema
 	if h := sp.HTTP; h != nil && h.KeyedBy != nil {
-		p.KeyedBy = b.keyedBy(where, h.KeyedBy, p)
+		d.KeyedBy = b.keyedBy(where, h.KeyedBy, p)
 	}
 	return p
 }
 
-// keyedBy checks a keyed_by mapping and adds the key field to the
-// caller-facing item schema.
-func (b *builder) keyedBy(where string, k *spec.KeyedBy, p *Param) *KeyedBy {
-	if p.Schema.Type != "array" || p.Schema.Items == nil || p.Schema.Items.Type != "object" {
+// keyedBy checks a keyed_by mapping and gives the parameter its
+// caller-facing schema: the items with the key field.
+func (b *builder) keyedBy(where string, k *spec.KeyedBy, p *Param) *integration.KeyedBy {
+	wire := p.WireSchema
+	items := wire.Items.Resolved()
+	if wire.Type != integration.TypeArray || items == nil || items.Type != integration.TypeObject {
 		b.errorf(k.Pos, "%s: keyed_by needs an array of objects", where)
 		return nil
 	}
-	if p.In != InBody {
+	if p.Desc.In != integration.InBody {
 		b.errorf(k.Pos, "%s: keyed_by needs a body parameter", where)
 	}
-	items := p.Schema.Items
 	if k.Field == "" {
 		b.errorf(k.Pos, "%s: keyed_by.field is missing", where)
 		return nil
@@ -392,37 +513,49 @@ func (b *builder) keyedBy(where string, k *spec.KeyedBy, p *Param) *KeyedBy {
 			b.errorf(k.Pos, "%s: keyed_by names item field %q, which the items do not have", where, f)
 		}
 	}
+	if k.DefaultCut != "" && k.DefaultFrom == "" {
+		b.errorf(k.Pos, "%s: keyed_by.default_cut needs default_from", where)
+	}
 	if k.Pattern != "" {
 		if _, err := regexp.Compile(k.Pattern); err != nil {
 			b.errorf(k.Pos, "%s: keyed_by.pattern: %v", where, err)
 		}
 	}
-	keySchema := &Schema{Type: "string", Description: k.Description, Pattern: k.Pattern}
-	// Put the key field after the first property, as the docs read best
-	// with operation, name, input.
+	keySchema := &integration.Schema{Type: integration.TypeString, Description: k.Description, Pattern: k.Pattern}
+	// The key field goes after the first property: the docs read best with
+	// operation, name, input.
 	props := slices.Clone(items.Properties)
 	at := min(1, len(props))
-	props = slices.Insert(props, at, &Property{Name: k.Field, Schema: keySchema})
-	copied := *items
-	copied.Properties = props
-	p.Schema.Items = &copied
-	return &KeyedBy{Field: k.Field, Description: k.Description, Pattern: k.Pattern, DefaultFrom: k.DefaultFrom, References: k.References}
+	props = slices.Insert(props, at, &integration.Property{Name: k.Field, Schema: keySchema})
+	withKey := *items
+	withKey.Name = ""
+	withKey.Properties = props
+	caller := *wire
+	caller.Items = &withKey
+	p.Desc.Schema = &caller
+	return &integration.KeyedBy{Field: k.Field, Noun: k.Noun, Pattern: k.Pattern, DefaultFrom: k.DefaultFrom, DefaultCut: k.DefaultCut, References: k.References}
 }
 
-// schema converts and checks a spec schema; refs stay refs.
-func (b *builder) schema(s *spec.Schema, where string) *Schema {
-	out := &Schema{
-		Type: s.Type, Ref: s.Ref, Title: s.Title, Description: strings.TrimSpace(s.Description),
-		Format: s.Format, Pattern: s.Pattern, Enum: s.Enum, EnumFrom: s.EnumFrom,
+// schema converts and checks a spec schema; refs point at the named types.
+func (b *builder) schema(s *spec.Schema, where string) *integration.Schema {
+	out := &integration.Schema{
+		Title: s.Title, Description: strings.TrimSpace(s.Description),
+		Format: s.Format, Pattern: s.Pattern, Enum: s.Enum,
 		Minimum: s.Minimum, Maximum: s.Maximum, MinLength: s.MinLength, MaxLength: s.MaxLength,
 		MinItems: s.MinItems, MaxItems: s.MaxItems, Nullable: s.Nullable,
-		AdditionalDescription: s.AdditionalDescription,
+		AdditionalLabel: s.AdditionalLabel, AdditionalDescription: s.AdditionalDescription,
 	}
+	types := integration.TypeNames()
+	// typed: the schema names a known type, so type-specific keywords can
+	// be checked against it (an unknown type is reported once, alone).
+	typed := false
 	switch {
 	case s.Ref != "" && s.Type != "":
 		b.errorf(s.Pos, "%s: give either type or ref, not both", where)
 	case s.Ref != "":
-		b.refOK(s.Pos, s.Ref, where)
+		if b.refOK(s.Pos, s.Ref, where) {
+			return &integration.Schema{Ref: b.named[s.Ref], Description: out.Description, Nullable: s.Nullable}
+		}
 	case len(s.OneOf) > 0:
 		if s.Type != "" {
 			b.errorf(s.Pos, "%s: give either type or one_of, not both", where)
@@ -431,25 +564,36 @@ func (b *builder) schema(s *spec.Schema, where string) *Schema {
 			out.OneOf = append(out.OneOf, b.schema(&s.OneOf[i], fmt.Sprintf("%s.one_of[%d]", where, i)))
 		}
 	case s.Type == "":
-		b.errorf(s.Pos, "%s: type is missing; use one of %s, or ref to a named type", where, strings.Join(schemaTypes, ", "))
-	case !slices.Contains(schemaTypes, s.Type):
-		b.errorf(s.Pos, "%s: unknown type %q%s; use one of %s, or ref to a named type", where, s.Type, suggest.DidYouMean(s.Type, schemaTypes), strings.Join(schemaTypes, ", "))
+		b.errorf(s.Pos, "%s: type is missing; use one of %s, or ref to a named type", where, strings.Join(types, ", "))
+	default:
+		t, ok := integration.ParseType(s.Type)
+		if !ok {
+			b.errorf(s.Pos, "%s: unknown type %q%s; use one of %s, or ref to a named type", where, s.Type, suggest.DidYouMean(s.Type, types), strings.Join(types, ", "))
+		}
+		out.Type, typed = t, ok
 	}
 	if s.EnumFrom != "" {
 		if s.EnumFrom != "operations" {
 			b.errorf(s.Pos, "%s: enum_from %q is not known; the only table is operations", where, s.EnumFrom)
 		} else {
 			out.Enum = slices.Clone(b.ops)
+			out.EnumTable = s.EnumFrom
 		}
 	}
-	if len(out.Enum) > 0 && s.Type != "string" && slices.Contains(schemaTypes, s.Type) {
+	if len(out.Enum) > 0 && out.Type != integration.TypeString && typed {
 		b.errorf(s.Pos, "%s: enum is only for strings", where)
 	}
 	if s.Minimum != nil && s.Maximum != nil && *s.Minimum > *s.Maximum {
 		b.errorf(s.Pos, "%s: minimum %v is greater than maximum %v", where, *s.Minimum, *s.Maximum)
 	}
-	if (s.Minimum != nil || s.Maximum != nil) && (s.Type == "string" || s.Type == "boolean" || s.Type == "object" || s.Type == "array") {
+	if (s.Minimum != nil || s.Maximum != nil) && out.Type != integration.TypeInteger && out.Type != integration.TypeNumber && typed {
 		b.errorf(s.Pos, "%s: minimum and maximum are only for integers and numbers", where)
+	}
+	if (s.MinLength != nil || s.MaxLength != nil) && out.Type != integration.TypeString && typed {
+		b.errorf(s.Pos, "%s: min_length and max_length are only for strings", where)
+	}
+	if s.MinLength != nil && s.MaxLength != nil && *s.MinLength > *s.MaxLength {
+		b.errorf(s.Pos, "%s: min_length %d is greater than max_length %d", where, *s.MinLength, *s.MaxLength)
 	}
 	if s.Pattern != "" {
 		if _, err := regexp.Compile(s.Pattern); err != nil {
@@ -461,7 +605,7 @@ func (b *builder) schema(s *spec.Schema, where string) *Schema {
 		switch {
 		case err != nil:
 			b.errorf(s.Pos, "%s: default: %v", where, err)
-		case !fitsType(v, s.Type):
+		case typed && !fitsType(v, out.Type):
 			b.errorf(s.Pos, "%s: default %v is not of type %s", where, v, s.Type)
 		case len(out.Enum) > 0 && !slices.Contains(out.Enum, fmt.Sprint(v)):
 			b.errorf(s.Pos, "%s: default %v is not one of the enum values", where, v)
@@ -479,7 +623,7 @@ func (b *builder) schema(s *spec.Schema, where string) *Schema {
 	for i := range s.Properties {
 		e := &s.Properties[i]
 		ps := b.schema(&e.Value, where+"."+e.Key)
-		out.Properties = append(out.Properties, &Property{Name: e.Key, Required: e.Value.Required, Schema: ps})
+		out.Properties = append(out.Properties, &integration.Property{Name: e.Key, Required: e.Value.Required, Schema: ps})
 	}
 	if len(s.Properties) > 0 && s.Type != "object" {
 		b.errorf(s.Pos, "%s: properties are only for objects", where)
@@ -487,55 +631,11 @@ func (b *builder) schema(s *spec.Schema, where string) *Schema {
 	if a := s.AdditionalProperties; a != nil {
 		out.AdditionalProperties = a.Allowed
 		if a.Schema != nil {
+			out.AdditionalProperties = true
 			out.AdditionalSchema = b.schema(a.Schema, where+".additional_properties")
 		}
 	}
 	return out
-}
-
-// resolve returns a copy of s with every ref replaced by the named type's
-// schema (descriptions at the use site win), for the caller-facing schemas.
-func (b *builder) resolve(s *Schema) *Schema {
-	return b.resolveDepth(s, 0)
-}
-
-func (b *builder) resolveDepth(s *Schema, depth int) *Schema {
-	if s == nil {
-		return nil
-	}
-	out := *s
-	if s.Ref != "" {
-		target, ok := b.named[s.Ref]
-		if !ok || depth > 16 {
-			return &out
-		}
-		t := b.resolveDepth(target, depth+1)
-		if s.Description != "" {
-			t.Description = s.Description
-		}
-		t.Nullable = t.Nullable || s.Nullable
-		return t
-	}
-	out.Items = b.resolveDepth(s.Items, depth+1)
-	out.AdditionalSchema = b.resolveDepth(s.AdditionalSchema, depth+1)
-	out.Properties = nil
-	for _, p := range s.Properties {
-		out.Properties = append(out.Properties, &Property{Name: p.Name, Required: p.Required, Schema: b.resolveDepth(p.Schema, depth+1)})
-	}
-	out.OneOf = nil
-	for _, o := range s.OneOf {
-		out.OneOf = append(out.OneOf, b.resolveDepth(o, depth+1))
-	}
-	return &out
-}
-
-// inputSchema is the object schema of a function's argument table.
-func inputSchema(fn *Function) *Schema {
-	s := &Schema{Type: "object", Description: fn.Summary}
-	for _, p := range fn.Params {
-		s.Properties = append(s.Properties, &Property{Name: p.Name, Required: p.Required, Schema: p.Schema})
-	}
-	return s
 }
 
 // LuaError is a Lua syntax error at a line and column of the snippet.
@@ -545,14 +645,6 @@ type LuaError struct {
 }
 
 func (e *LuaError) Error() string { return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Col, e.Msg) }
-
-func asLuaError(err error, target **LuaError) bool {
-	le, ok := err.(*LuaError)
-	if ok {
-		*target = le
-	}
-	return ok
-}
 
 // CheckLua parses src as a Lua chunk (gopher-lua's parser, Lua 5.1).
 func CheckLua(src string) error {

@@ -1,235 +1,92 @@
 // Package ir is the generator's intermediate representation: a validated,
-// fully resolved view of one integration spec in which every derived name is
-// already computed, so that emitters only print.
+// fully resolved view of one integration spec, in the shape of
+// protoc-gen-go's protogen. At its heart is the runtime descriptor
+// (integration.Integration, what running code sees): every name is computed
+// once there, refs are pointers and kinds are typed. Around it the IR keeps
+// what only the generator needs: Go names, OpenAPI files and operation IDs,
+// the wire schemas, docs notes, example positions.
 package ir
 
 import (
-	"strings"
-
 	"github.com/cctoolkit/cloudconvert/gen/spec"
-)
-
-// Operation types of functions.
-const (
-	Read  = "read"
-	Write = "write"
-)
-
-// Where a parameter goes in the request.
-const (
-	InPath  = "path"
-	InQuery = "query"
-	InBody  = "body"
-	// InTimeout is not sent: the value, in seconds, bounds how long the
-	// call may take (for calls that block, such as waiting for a job).
-	InTimeout = "timeout"
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
 // Integration is one integration, ready for the emitters.
 type Integration struct {
-	SourceFile  string // the spec file, as given to the generator
-	Slug        string // cloudconvert
-	Name        string // CloudConvert
-	GoName      string // Cloudconvert: used for Go identifiers
-	Summary     string
-	Description string
-	DocsURL     string
-	Version     string
-	Auth        Auth
-	Servers     []Server
-	Regions     []string
-	Operations  []Operation // the table of task operations, in spec order
-	Types       []*NamedType
-	ErrorRef    string // name of the error body type, or ""
+	Desc       *integration.Integration // the runtime descriptor
+	SourceFile string                   // the spec file, as given to the generator
+	GoName     string                   // Cloudconvert: for Go identifiers
+	Servers    []*Server                // in spec order
+	Functions  []*Function              // in spec order
+	// ErrorType is the schema of error bodies, or nil; ErrorStatus the
+	// statuses that carry it.
+	ErrorType   *integration.Schema
 	ErrorStatus []int
-	Functions   []*Function // in spec order
-	Accounts    []string    // example account names for the docs
-	ReadCount   int
-	WriteCount  int
-	LuaPath     string // app.integrations.cloudconvert
-}
-
-// Auth says how requests authenticate.
-type Auth struct {
-	Kind        string // api_key
-	Label       string // "API key auth"
-	Scheme      string // bearer
-	Env         string
-	Description string
 }
 
 // Server is one family of base URLs. Each server with functions gets an
 // OpenAPI document and a Go client of its own, since the same path can mean
 // different things on two hosts (GET /jobs/{id} on the sync host waits).
 type Server struct {
-	Name, Description     string
-	Live, Sandbox, Region string
-	OpenAPIFile           string // openapi.yaml for the first server, openapi-<name>.yaml for others
-	ClientPackage         string // client for the first server, <name>client for others
+	Desc          *integration.Server
+	OpenAPIFile   string      // openapi.yaml for the first server, openapi-<name>.yaml for others
+	ClientPackage string      // client for the first server, <name>client for others
+	Functions     []*Function // the functions on this server, in spec order
 }
 
-// Operation is a task operation such as "import/url".
-type Operation struct {
-	Name        string
-	Description string
-	Common      bool
-	GoName      string // ImportUrl: the suffix of CreateTask's per-operation client methods
-}
-
-// NamedType is a shared type from the spec's types section.
-type NamedType struct {
-	Name   string // Job
-	Schema *Schema
-}
-
-// Function is one function of the integration.
+// Function is one function.
 type Function struct {
-	Name        string // create_job (as in the spec)
-	Slug        string // cloudconvert_create_job
-	LuaName     string // create_job
-	FullName    string // cloudconvert.create_job
-	GoName      string // CreateJob
-	MCPToolName string // cloudconvert_create_job
-	DocPage     string // cloudconvert.create_job: the docs page name
-	Operation   string // read or write
-	Summary     string
-	Description string
-	Notes       string // markdown shown after the parameter tables
-	// ShowOperations asks the docs to show the table of task operations.
-	ShowOperations bool
-
-	Method string // GET, POST, ...
-	Path   string // /jobs/{id}: relative to the server
-	Server string // the Server's name
-	// OperationID is the OpenAPI operationId and so the generated client's
-	// method name. For functions whose path is expanded over an operation
-	// name, it is the prefix of each per-operation method.
+	Desc   *integration.Function
+	Server *Server
+	GoName string // CreateJob
+	// OperationID is the OpenAPI operationId. For a function whose path
+	// is expanded over an operation name it is the prefix of each
+	// per-operation ID.
 	OperationID string
 	// Expand is the path parameter whose enum values contain "/" and so
 	// cannot be one path segment: the OpenAPI document gets one path per
 	// value (POST /import/url, POST /convert, ...).
 	Expand *Param
-
-	Params   []*Param
-	Response Response
-	Examples []Example
-
-	// InputSchema is the JSON Schema of the argument table, refs resolved.
-	InputSchema *Schema
-}
-
-// Response is a function's success response.
-type Response struct {
-	Status int
-	Ref    string
-}
-
-// Example is a Lua snippet for the docs.
-type Example struct {
-	Title string
-	Lua   string
-	Pos   spec.Pos
+	Params []*Param
+	// ShowOperations asks the docs to show the table of task operations.
+	ShowOperations bool
+	Notes          string // markdown shown after the parameter tables
+	Examples       []Example
 }
 
 // Param is one named argument.
 type Param struct {
-	Name     string
-	GoName   string
-	Required bool
-	// Schema is what the caller passes, refs resolved (for a keyed_by
-	// parameter the items include the key field).
-	Schema *Schema
-	// WireSchema is what goes on the wire, refs kept as Ref.
-	WireSchema *Schema
-	In         string // path, query or body
-	Key        string // wire name: "id", "filter[status]", "tasks"
-	Spread     bool   // body object whose fields go at the top level
-	KeyedBy    *KeyedBy
-	Example    any // an ordered value (see Map), or nil
+	Desc   *integration.Param
+	GoName string
+	// WireSchema is what goes on the wire: for a keyed_by parameter, the
+	// items without the key field.
+	WireSchema *integration.Schema
 }
 
-// KeyedBy turns an array of objects into an object keyed by a field.
-type KeyedBy struct {
-	Field       string
-	Description string
-	Pattern     string
-	DefaultFrom string
-	References  string
-}
-
-// Schema is a JSON-Schema-like type. Ref names a NamedType; when set, the
-// other fields other than Description and Nullable are empty.
-type Schema struct {
-	Type                  string // string, integer, number, boolean, object, array, or "" (any / one_of)
-	Ref                   string
-	Title                 string
-	Description           string
-	Format                string
-	Pattern               string
-	Enum                  []string
-	EnumFrom              string // "operations" when Enum is the operations table
-	Default               any
-	Minimum, Maximum      *float64
-	MinLength, MaxLength  *int
-	MinItems, MaxItems    *int
-	Nullable              bool
-	Items                 *Schema
-	Properties            []*Property
-	AdditionalProperties  bool
-	AdditionalSchema      *Schema // schema of additional values, when given
-	AdditionalDescription string
-	OneOf                 []*Schema
-}
-
-// Property is a field of an object schema.
-type Property struct {
-	Name     string
-	Required bool
-	Schema   *Schema
-}
-
-// Property returns the property called name, or nil.
-func (s *Schema) Property(name string) *Property {
-	for _, p := range s.Properties {
-		if p.Name == name {
-			return p
-		}
-	}
-	return nil
-}
-
-// Lookup returns the named type, or nil.
-func (in *Integration) Lookup(name string) *NamedType {
-	for _, t := range in.Types {
-		if t.Name == name {
-			return t
-		}
-	}
-	return nil
+// Example is a Lua snippet and where it stands in the spec.
+type Example struct {
+	Title, Lua string
+	Pos        spec.Pos
 }
 
 // Function returns the function called name, or nil.
 func (in *Integration) Function(name string) *Function {
 	for _, f := range in.Functions {
-		if f.Name == name {
+		if f.Desc.Name == name {
 			return f
 		}
 	}
 	return nil
 }
 
-// TypeLabel is how a schema's type reads in the docs: "string", "array",
-// "string or array".
-func (s *Schema) TypeLabel() string {
-	if len(s.OneOf) > 0 {
-		var parts []string
-		for _, o := range s.OneOf {
-			parts = append(parts, o.TypeLabel())
+// ServedServers are the servers that have functions, in spec order.
+func (in *Integration) ServedServers() []*Server {
+	var out []*Server
+	for _, s := range in.Servers {
+		if len(s.Functions) > 0 {
+			out = append(out, s)
 		}
-		return strings.Join(parts, " or ")
 	}
-	if s.Type == "" {
-		return "any"
-	}
-	return s.Type
+	return out
 }

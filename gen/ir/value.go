@@ -1,44 +1,18 @@
 package ir
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
-// Map is a JSON object that keeps its keys in order, so that examples and
-// defaults print the way the spec wrote them.
-type Map struct {
-	Keys   []string
-	Values map[string]any
-}
-
-// MarshalJSON writes the keys in order.
-func (m *Map) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, k := range m.Keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
-		b.WriteByte(':')
-		vb, err := json.Marshal(m.Values[k])
-		if err != nil {
-			return nil, err
-		}
-		b.Write(vb)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-// valueOf turns a YAML node into nil, bool, int64, float64, string, []any
-// or *Map.
+// valueOf turns a YAML node into an argument value of the descriptor: nil,
+// bool, float64, string, []any or *integration.Object (which keeps the
+// spec's key order, so examples and defaults print as written).
 func valueOf(n *yaml.Node) (any, error) {
 	if n == nil {
 		return nil, nil
@@ -54,7 +28,11 @@ func valueOf(n *yaml.Node) (any, error) {
 		case "!!bool":
 			return strconv.ParseBool(n.Value)
 		case "!!int":
-			return strconv.ParseInt(n.Value, 0, 64)
+			i, err := strconv.ParseInt(n.Value, 0, 64)
+			if err != nil || math.Abs(float64(i)) > 1<<53 {
+				return nil, fmt.Errorf("integer %s is out of the exact range of JSON numbers", n.Value)
+			}
+			return float64(i), nil
 		case "!!float":
 			return strconv.ParseFloat(n.Value, 64)
 		case "!!str":
@@ -72,17 +50,13 @@ func valueOf(n *yaml.Node) (any, error) {
 		}
 		return out, nil
 	case yaml.MappingNode:
-		m := &Map{Values: map[string]any{}}
+		m := integration.NewObject(len(n.Content) / 2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i].Value
 			v, err := valueOf(n.Content[i+1])
 			if err != nil {
 				return nil, err
 			}
-			if _, dup := m.Values[k]; !dup {
-				m.Keys = append(m.Keys, k)
-			}
-			m.Values[k] = v
+			m.Set(n.Content[i].Value, v)
 		}
 		return m, nil
 	}
@@ -90,29 +64,27 @@ func valueOf(n *yaml.Node) (any, error) {
 }
 
 // fitsType reports whether a value is of a schema type.
-func fitsType(v any, typ string) bool {
-	switch typ {
-	case "string":
+func fitsType(v any, t integration.Type) bool {
+	switch t {
+	case integration.TypeString:
 		_, ok := v.(string)
 		return ok
-	case "integer":
-		_, ok := v.(int64)
+	case integration.TypeInteger:
+		f, ok := v.(float64)
+		return ok && f == math.Trunc(f)
+	case integration.TypeNumber:
+		_, ok := v.(float64)
 		return ok
-	case "number":
-		switch v.(type) {
-		case int64, float64:
-			return true
-		}
-	case "boolean":
+	case integration.TypeBoolean:
 		_, ok := v.(bool)
 		return ok
-	case "array":
+	case integration.TypeArray:
 		_, ok := v.([]any)
 		return ok
-	case "object":
-		_, ok := v.(*Map)
+	case integration.TypeObject:
+		_, ok := v.(*integration.Object)
 		return ok
-	case "":
+	case integration.TypeAny:
 		return true
 	}
 	return false

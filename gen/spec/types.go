@@ -51,7 +51,8 @@ type Integration struct {
 type Auth struct {
 	Pos         Pos    `yaml:"-"`
 	Kind        string `yaml:"kind"`   // api_key
-	Scheme      string `yaml:"scheme"` // bearer
+	Scheme      string `yaml:"scheme"` // bearer or header
+	Header      string `yaml:"header"` // the header of scheme header, e.g. X-Api-Key
 	Env         string `yaml:"env"`    // environment variable holding the key
 	Description string `yaml:"description"`
 }
@@ -89,17 +90,31 @@ type MultiAccountDecl struct {
 
 // Function is one function agents call.
 type Function struct {
-	Pos            Pos         `yaml:"-"`
-	Name           string      `yaml:"name"`
-	Operation      string      `yaml:"operation"` // read or write
-	Summary        string      `yaml:"summary"`
-	Description    string      `yaml:"description"`
-	ShowOperations bool        `yaml:"show_operations"`
-	HTTP           HTTP        `yaml:"http"`
-	Parameters     []Parameter `yaml:"parameters"`
-	Notes          string      `yaml:"notes"`
-	Response       Response    `yaml:"response"`
-	Examples       []Example   `yaml:"examples"`
+	Pos            Pos    `yaml:"-"`
+	Name           string `yaml:"name"`
+	Operation      string `yaml:"operation"` // read or write
+	Summary        string `yaml:"summary"`
+	Description    string `yaml:"description"`
+	ShowOperations bool   `yaml:"show_operations"`
+	// Retry overrides how a failed call may be repeated: safe (any time)
+	// or unsent (only when it never reached the server). Default: safe for
+	// reads, unsent for writes.
+	Retry      string      `yaml:"retry"`
+	Wait       *WaitDecl   `yaml:"wait"`
+	HTTP       HTTP        `yaml:"http"`
+	Parameters []Parameter `yaml:"parameters"`
+	Notes      string      `yaml:"notes"`
+	Response   Response    `yaml:"response"`
+	Examples   []Example   `yaml:"examples"`
+}
+
+// WaitDecl says that a function blocks until something has ended, and how
+// to reach the same answer by polling where its server is not available.
+type WaitDecl struct {
+	Pos   Pos      `yaml:"-"`
+	Poll  string   `yaml:"poll"`  // the function to call repeatedly, e.g. get_job
+	Field string   `yaml:"field"` // dotted path in the answer, e.g. data.status
+	Until []string `yaml:"until"` // values that end the wait
 }
 
 // HTTP maps a function onto a request.
@@ -150,9 +165,12 @@ type KeyedBy struct {
 	Field       string `yaml:"field"`
 	Description string `yaml:"description"`
 	Pattern     string `yaml:"pattern"`
-	// DefaultFrom names the item field whose value, up to the first "/",
+	// Noun is what an item is called in messages ("task").
+	Noun string `yaml:"noun"`
+	// DefaultFrom names the item field whose value, up to DefaultCut,
 	// names an item that has no key; clashes are numbered -1, -2, ...
 	DefaultFrom string `yaml:"default_from"`
+	DefaultCut  string `yaml:"default_cut"`
 	// References names the item field whose values must be keys of the object.
 	References string `yaml:"references"`
 }
@@ -182,6 +200,7 @@ type Schema struct {
 	Items                 *Schema               `yaml:"items"`
 	Properties            Entries[Schema]       `yaml:"properties"`
 	AdditionalProperties  *AdditionalProperties `yaml:"additional_properties"`
+	AdditionalLabel       string                `yaml:"additional_label"`
 	AdditionalDescription string                `yaml:"additional_description"`
 	OneOf                 []Schema              `yaml:"one_of"`
 }

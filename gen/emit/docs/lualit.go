@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cctoolkit/cloudconvert/gen/ir"
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
 var luaIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -18,8 +18,8 @@ var luaKeywords = map[string]bool{
 	"true": true, "until": true, "while": true,
 }
 
-// LuaLiteral writes a value (nil, bool, int64, float64, string, []any,
-// *ir.Map) as Lua source, indented by indent levels of two spaces.
+// LuaLiteral writes a value (nil, bool, float64, string, []any,
+// *integration.Object) as Lua source, indented by indent levels of two spaces.
 func LuaLiteral(v any, indent int) string {
 	var b strings.Builder
 	writeLua(&b, v, indent)
@@ -33,10 +33,8 @@ func writeLua(b *strings.Builder, v any, indent int) {
 		b.WriteString("nil")
 	case bool:
 		b.WriteString(strconv.FormatBool(x))
-	case int64:
-		b.WriteString(strconv.FormatInt(x, 10))
 	case float64:
-		b.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+		b.WriteString(integration.FormatNumber(x))
 	case string:
 		b.WriteString(LuaString(x))
 	case []any:
@@ -65,16 +63,17 @@ func writeLua(b *strings.Builder, v any, indent int) {
 			b.WriteString("\n")
 		}
 		b.WriteString(strings.Repeat("  ", indent) + "}")
-	case *ir.Map:
-		if len(x.Keys) == 0 {
+	case *integration.Object:
+		if x.Len() == 0 {
 			b.WriteString("{}")
 			return
 		}
 		b.WriteString("{\n")
-		for i, k := range x.Keys {
+		for i, k := range x.Keys() {
 			b.WriteString(pad + LuaKey(k) + " = ")
-			writeLua(b, x.Values[k], indent+1)
-			if i < len(x.Keys)-1 {
+			v, _ := x.Get(k)
+			writeLua(b, v, indent+1)
+			if i < x.Len()-1 {
 				b.WriteString(",")
 			}
 			b.WriteString("\n")
@@ -88,7 +87,7 @@ func writeLua(b *strings.Builder, v any, indent int) {
 func allScalar(xs []any) bool {
 	for _, x := range xs {
 		switch x.(type) {
-		case []any, *ir.Map:
+		case []any, *integration.Object:
 			return false
 		}
 	}
@@ -133,14 +132,18 @@ func LuaString(s string) string {
 
 // exampleValue is a value that fits a parameter: its example, else its
 // default, else one made from its type.
-func exampleValue(p *ir.Param) any {
+func exampleValue(p *integration.Param) any {
 	if p.Example != nil {
 		return p.Example
 	}
-	return valueFor(p.Name, p.Schema)
+	return valueFor(p.Name, p.Schema, 0)
 }
 
-func valueFor(name string, s *ir.Schema) any {
+func valueFor(name string, s *integration.Schema, depth int) any {
+	s = s.Resolved()
+	if s == nil || depth > 8 {
+		return nil
+	}
 	if s.Default != nil {
 		return s.Default
 	}
@@ -148,32 +151,31 @@ func valueFor(name string, s *ir.Schema) any {
 		return s.Enum[0]
 	}
 	if len(s.OneOf) > 0 {
-		return valueFor(name, s.OneOf[0])
+		return valueFor(name, s.OneOf[0], depth+1)
 	}
 	switch s.Type {
-	case "integer":
+	case integration.TypeInteger:
 		if s.Minimum != nil {
-			return int64(*s.Minimum)
+			return *s.Minimum
 		}
-		return int64(1)
-	case "number":
+		return 1.0
+	case integration.TypeNumber:
 		if s.Minimum != nil {
 			return *s.Minimum
 		}
 		return 1.5
-	case "boolean":
+	case integration.TypeBoolean:
 		return true
-	case "array":
+	case integration.TypeArray:
 		if s.Items != nil {
-			return []any{valueFor(name, s.Items)}
+			return []any{valueFor(name, s.Items, depth+1)}
 		}
 		return []any{}
-	case "object":
-		m := &ir.Map{Values: map[string]any{}}
+	case integration.TypeObject:
+		m := integration.NewObject(len(s.Properties))
 		for _, p := range s.Properties {
 			if p.Required {
-				m.Keys = append(m.Keys, p.Name)
-				m.Values[p.Name] = valueFor(p.Name, p.Schema)
+				m.Set(p.Name, valueFor(p.Name, p.Schema, depth+1))
 			}
 		}
 		return m

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cctoolkit/cloudconvert/gen/ir"
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
 // The view types hold every string the templates print, so the templates
@@ -29,8 +30,9 @@ type FunctionView struct {
 	Summary, Description, Notes        string
 	Call                               string // app.integrations.cloudconvert.create_job
 	HTTP                               string // POST /v2/jobs
-	ReturnsType                        string // JobResponse
+	ReturnsType                        string // JobResponse, "" when the answer has no body
 	ReturnsFields                      string // `data`
+	Status                             int    // the success status
 	Params                             []ParamRow
 	Definitions                        []Definition
 	CommonOperations                   []OperationRow
@@ -62,47 +64,51 @@ type pageView struct {
 }
 
 func newView(in *ir.Integration) View {
+	d := in.Desc
+	all, reads, writes := d.Counts()
 	v := View{
-		Name: in.Name, Slug: in.Slug, Summary: in.Summary, Description: in.Description,
-		LuaPath:     in.LuaPath,
-		ReadDocCall: `lua_read_doc("integrations.` + in.Slug + `")`,
-		CountsLine:  fmt.Sprintf("%d functions %d read %d write %s", len(in.Functions), in.ReadCount, in.WriteCount, in.Auth.Label),
-		DocsURL:     in.DocsURL,
+		Name: d.Name, Slug: d.Slug, Summary: d.Summary, Description: d.Description,
+		LuaPath:     d.LuaPath,
+		ReadDocCall: `lua_read_doc("integrations.` + d.Slug + `")`,
+		CountsLine:  fmt.Sprintf("%d functions %d read %d write %s", all, reads, writes, d.Auth.Label),
+		DocsURL:     d.DocsURL,
 	}
 	for _, fn := range in.Functions {
 		v.Functions = append(v.Functions, functionView(in, fn))
 	}
 	if len(in.Functions) > 0 {
-		v.DerivedExample = derivedExample(in, in.Functions[0])
+		v.DerivedExample = derivedExample(d, d.Functions[0])
 	}
-	v.MultiAccount = multiAccount(in)
+	v.MultiAccount = multiAccount(d)
 	return v
 }
 
 func functionView(in *ir.Integration, fn *ir.Function) FunctionView {
+	d := fn.Desc
 	fv := FunctionView{
-		LuaName: fn.LuaName, Slug: fn.Slug, FullName: fn.FullName, Operation: fn.Operation,
-		Summary: fn.Summary, Description: fn.Description, Notes: fn.Notes,
-		Call: in.LuaPath + "." + fn.LuaName,
-		HTTP: fn.Method + " " + serverPath(in, fn),
+		LuaName: d.Name, Slug: d.ToolName, FullName: d.FullName, Operation: d.Kind.String(),
+		Summary: d.Summary, Description: d.Description, Notes: fn.Notes,
+		Call:   in.Desc.LuaPath + "." + d.Name,
+		HTTP:   d.Method + " " + serverPath(in, fn),
+		Status: d.Status,
 	}
-	fv.ReturnsType = fn.Response.Ref
-	if t := in.Lookup(fn.Response.Ref); t != nil {
+	if t := d.Response; t != nil {
+		fv.ReturnsType = t.Name
 		var names []string
-		for _, p := range t.Schema.Properties {
+		for _, p := range t.Properties {
 			names = append(names, "`"+p.Name+"`")
 		}
 		fv.ReturnsFields = strings.Join(names, ", ")
 	}
-	for _, p := range fn.Params {
+	for _, p := range d.Params {
 		fv.Params = append(fv.Params, paramRow(p.Name, p.Required, p.Schema))
-		if d, ok := definition(p); ok {
-			fv.Definitions = append(fv.Definitions, d)
+		if def, ok := definition(p); ok {
+			fv.Definitions = append(fv.Definitions, def)
 		}
 	}
 	if fn.ShowOperations {
 		var other []string
-		for _, op := range in.Operations {
+		for _, op := range in.Desc.Operations {
 			if op.Common {
 				fv.CommonOperations = append(fv.CommonOperations, OperationRow{Name: op.Name, Description: cell(op.Description)})
 			} else {
@@ -125,20 +131,17 @@ func functionView(in *ir.Integration, fn *ir.Function) FunctionView {
 // (/v2) in front; on any server but the first, the whole URL, since the
 // same path means something else there.
 func serverPath(in *ir.Integration, fn *ir.Function) string {
-	for i, s := range in.Servers {
-		if s.Name == fn.Server && i > 0 {
-			return strings.TrimRight(s.Live, "/") + fn.Path
-		}
-		if s.Name == fn.Server {
-			if i := strings.Index(strings.TrimPrefix(s.Live, "https://"), "/"); i >= 0 {
-				return strings.TrimPrefix(s.Live, "https://")[i:] + fn.Path
-			}
-		}
+	live, path := fn.Server.Desc.Live, fn.Desc.Path
+	if fn.Server != in.Servers[0] {
+		return strings.TrimRight(live, "/") + path
 	}
-	return fn.Path
+	if i := strings.Index(strings.TrimPrefix(live, "https://"), "/"); i >= 0 {
+		return strings.TrimPrefix(live, "https://")[i:] + path
+	}
+	return path
 }
 
-func paramRow(name string, required bool, s *ir.Schema) ParamRow {
+func paramRow(name string, required bool, s *integration.Schema) ParamRow {
 	req := "no"
 	if required {
 		req = "yes"
@@ -148,8 +151,9 @@ func paramRow(name string, required bool, s *ir.Schema) ParamRow {
 
 // describe is a schema's description with its default, bounds and short
 // enums spelt out, so the text cannot drift from the facts.
-func describe(s *ir.Schema) string {
-	d := strings.TrimSuffix(s.Description, ".")
+func describe(use *integration.Schema) string {
+	d := strings.TrimSuffix(use.DescriptionOr(), ".")
+	s := use.Resolved()
 	var facts []string
 	if s.Default != nil {
 		facts = append(facts, "default: "+plainValue(s.Default))
@@ -163,7 +167,7 @@ func describe(s *ir.Schema) string {
 	if len(facts) > 0 {
 		d += " (" + strings.Join(facts, ", ") + ")"
 	}
-	if len(s.Enum) > 0 && s.EnumFrom == "" {
+	if len(s.Enum) > 0 && s.EnumTable == "" {
 		quoted := make([]string, len(s.Enum))
 		for i, e := range s.Enum {
 			quoted[i] = "`" + e + "`"
@@ -174,20 +178,23 @@ func describe(s *ir.Schema) string {
 }
 
 func plainValue(v any) string {
-	if s, ok := v.(string); ok {
-		return `"` + s + `"`
+	switch x := v.(type) {
+	case string:
+		return `"` + x + `"`
+	case float64:
+		return integration.FormatNumber(x)
 	}
 	return fmt.Sprint(v)
 }
 
 // definition is the field table of a parameter whose items (or itself) are
 // an object with a title.
-func definition(p *ir.Param) (Definition, bool) {
-	s := p.Schema
+func definition(p *integration.Param) (Definition, bool) {
+	s := p.Schema.Resolved()
 	if s.Items != nil {
-		s = s.Items
+		s = s.Items.Resolved()
 	}
-	if s.Type != "object" || s.Title == "" || len(s.Properties) == 0 {
+	if s.Type != integration.TypeObject || s.Title == "" || len(s.Properties) == 0 {
 		return Definition{}, false
 	}
 	d := Definition{Title: s.Title, Intro: s.Description}
@@ -199,7 +206,11 @@ func definition(p *ir.Param) (Definition, bool) {
 		if desc == "" {
 			desc = "Any other fields"
 		}
-		d.Rows = append(d.Rows, ParamRow{Name: "+ operation-specific fields", Type: "varies", Required: "varies", Description: cell(desc)})
+		label := s.AdditionalLabel
+		if label == "" {
+			label = "other fields"
+		}
+		d.Rows = append(d.Rows, ParamRow{Name: "+ " + label, Type: "varies", Required: "varies", Description: cell(desc)})
 	}
 	return d, true
 }
@@ -212,9 +223,9 @@ func cell(s string) string {
 
 // derivedExample calls fn with a value for every parameter that fits its
 // schema (the spec's example where there is one).
-func derivedExample(in *ir.Integration, fn *ir.Function) string {
+func derivedExample(in *integration.Integration, fn *integration.Function) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "local result = %s.%s({", in.LuaPath, fn.LuaName)
+	fmt.Fprintf(&b, "local result = %s.%s({", in.LuaPath, fn.Name)
 	if len(fn.Params) == 0 {
 		b.WriteString("})\n")
 	} else {
@@ -234,15 +245,15 @@ func derivedExample(in *ir.Integration, fn *ir.Function) string {
 
 // multiAccount is the code of the Multi-Account Usage section: one real
 // call through each kind of namespace.
-func multiAccount(in *ir.Integration) []string {
+func multiAccount(in *integration.Integration) []string {
 	fn := in.Functions[0]
 	for _, f := range in.Functions {
-		if f.Operation == ir.Read && !hasRequired(f) {
+		if f.Kind == integration.Read && !hasRequired(f) {
 			fn = f
 			break
 		}
 	}
-	call := fn.LuaName + "({})"
+	call := fn.Name + "({})"
 	lines := []string{
 		"-- Default account (always works)",
 		in.LuaPath + "." + call,
@@ -259,7 +270,7 @@ func multiAccount(in *ir.Integration) []string {
 	return lines
 }
 
-func hasRequired(fn *ir.Function) bool {
+func hasRequired(fn *integration.Function) bool {
 	for _, p := range fn.Params {
 		if p.Required {
 			return true

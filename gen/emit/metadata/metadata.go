@@ -1,149 +1,152 @@
-// Package metadata emits an integration's metadata tables: a Go package
-// (written with jennifer) and a JSON file with the same content.
+// Package metadata emits an integration's metadata tables as JSON
+// (meta/metadata.json): what every function is called, whether it reads or
+// writes, how it maps onto HTTP and the JSON Schema of its arguments. They
+// are the seed's metadata tables for tools outside Go; Go code reads the
+// same facts from the descriptor.
 package metadata
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"reflect"
 
-	"github.com/dave/jennifer/jen"
-
-	"github.com/cctoolkit/cloudconvert/catalog"
 	"github.com/cctoolkit/cloudconvert/gen/ir"
 )
 
-// Options says where the generated package lives.
-type Options struct {
-	// CatalogImport is the import path of the catalog package.
-	CatalogImport string
+// JSONFile is the emitted file, relative to the integration's output folder.
+const JSONFile = "meta/metadata.json"
+
+// Tables is the JSON form of the metadata tables.
+type Tables struct {
+	Slug         string      `json:"slug"`
+	Name         string      `json:"name"`
+	Summary      string      `json:"summary"`
+	Description  string      `json:"description"`
+	DocsURL      string      `json:"docs_url,omitempty"`
+	LuaNamespace string      `json:"lua_namespace"`
+	Auth         Auth        `json:"auth"`
+	Counts       Counts      `json:"counts"`
+	Servers      []Server    `json:"servers"`
+	Regions      []string    `json:"regions,omitempty"`
+	Operations   []Operation `json:"operations,omitempty"`
+	Functions    []Function  `json:"functions"`
 }
 
-// Paths of the emitted files, relative to the integration's output folder.
-const (
-	GoFile   = "meta/meta.go"
-	JSONFile = "meta/metadata.json"
-)
+// Auth says how the integration authenticates.
+type Auth struct {
+	Kind   string `json:"kind"`
+	Label  string `json:"label"`
+	Scheme string `json:"scheme"`
+	Header string `json:"header,omitempty"`
+	Env    string `json:"env,omitempty"`
+}
 
-// Catalog turns the IR into the catalog value both files hold.
-func Catalog(in *ir.Integration) *catalog.Integration {
-	c := &catalog.Integration{
-		Slug:         in.Slug,
-		Name:         in.Name,
-		Summary:      in.Summary,
-		Description:  in.Description,
-		DocsURL:      in.DocsURL,
-		LuaNamespace: in.LuaPath,
-		Auth:         catalog.Auth{Kind: in.Auth.Kind, Label: in.Auth.Label, Scheme: in.Auth.Scheme, Env: in.Auth.Env},
-		Counts:       catalog.Counts{Functions: len(in.Functions), Read: in.ReadCount, Write: in.WriteCount},
-		Regions:      in.Regions,
+// Counts are the numbers shown on the integration page.
+type Counts struct {
+	Functions int `json:"functions"`
+	Read      int `json:"read"`
+	Write     int `json:"write"`
+}
+
+// Server is one family of base URLs.
+type Server struct {
+	Name    string `json:"name"`
+	Live    string `json:"live"`
+	Sandbox string `json:"sandbox,omitempty"`
+	Region  string `json:"region,omitempty"`
+}
+
+// Operation is one entry of the table of task operations.
+type Operation struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Common      bool   `json:"common,omitempty"`
+}
+
+// Function is one function.
+type Function struct {
+	Slug        string          `json:"slug"`
+	LuaName     string          `json:"lua_name"`
+	FullName    string          `json:"full_name"`
+	MCPToolName string          `json:"mcp_tool_name"`
+	DocPage     string          `json:"doc_page"`
+	Operation   string          `json:"operation"`
+	Retry       string          `json:"retry"`
+	Summary     string          `json:"summary"`
+	Description string          `json:"description"`
+	Method      string          `json:"method"`
+	Path        string          `json:"path"`
+	Server      string          `json:"server"`
+	Parameters  []Parameter     `json:"parameters"`
+	InputSchema json.RawMessage `json:"input_schema"`
+}
+
+// Parameter is one argument of a function.
+type Parameter struct {
+	Name        string          `json:"name"`
+	Type        string          `json:"type"`
+	Required    bool            `json:"required"`
+	Description string          `json:"description"`
+	In          string          `json:"in"`
+	Key         string          `json:"key"`
+	Schema      json.RawMessage `json:"schema"`
+}
+
+// Build turns the IR's descriptor into the tables.
+func Build(in *ir.Integration) (*Tables, error) {
+	d := in.Desc
+	all, reads, writes := d.Counts()
+	t := &Tables{
+		Slug: d.Slug, Name: d.Name, Summary: d.Summary, Description: d.Description, DocsURL: d.DocsURL,
+		LuaNamespace: d.LuaPath,
+		Auth:         Auth{Kind: d.Auth.Kind, Label: d.Auth.Label, Scheme: d.Auth.Scheme, Env: d.Auth.Env},
+		Counts:       Counts{Functions: all, Read: reads, Write: writes},
+		Regions:      d.Regions,
+		Functions:    []Function{},
 	}
-	for _, s := range in.Servers {
-		c.Servers = append(c.Servers, catalog.Server{Name: s.Name, Live: s.Live, Sandbox: s.Sandbox, Region: s.Region})
+	if d.Auth.Scheme == "header" {
+		t.Auth.Header = d.Auth.Header
 	}
-	for _, op := range in.Operations {
-		c.Operations = append(c.Operations, catalog.Operation{Name: op.Name, Description: op.Description, Common: op.Common})
+	for _, s := range d.Servers {
+		t.Servers = append(t.Servers, Server{Name: s.Name, Live: s.Live, Sandbox: s.Sandbox, Region: s.Region})
 	}
-	for _, fn := range in.Functions {
-		f := catalog.Function{
-			Slug: fn.Slug, LuaName: fn.LuaName, FullName: fn.FullName, GoName: fn.GoName,
-			MCPToolName: fn.MCPToolName, DocPage: fn.DocPage, Operation: fn.Operation,
-			Summary: fn.Summary, Description: fn.Description,
-			Method: fn.Method, Path: fn.Path, Server: fn.Server, OperationID: fn.OperationID,
-			Parameters:  []catalog.Parameter{},
-			InputSchema: InputSchema(fn),
+	for _, op := range d.Operations {
+		t.Operations = append(t.Operations, Operation{Name: op.Name, Description: op.Description, Common: op.Common})
+	}
+	for _, fn := range d.Functions {
+		input, err := json.Marshal(fn.InputSchema())
+		if err != nil {
+			return nil, fmt.Errorf("function %s: input schema: %w", fn.Name, err)
+		}
+		f := Function{
+			Slug: fn.ToolName, LuaName: fn.Name, FullName: fn.FullName, MCPToolName: fn.ToolName, DocPage: fn.DocPage,
+			Operation: fn.Kind.String(), Retry: fn.Retry.String(), Summary: fn.Summary, Description: fn.Description,
+			Method: fn.Method, Path: fn.Path, Server: fn.Server.Name,
+			Parameters: []Parameter{}, InputSchema: input,
 		}
 		for _, p := range fn.Params {
-			f.Parameters = append(f.Parameters, catalog.Parameter{
+			schema, err := json.Marshal(p.Schema.JSONSchema())
+			if err != nil {
+				return nil, fmt.Errorf("function %s: parameter %s: %w", fn.Name, p.Name, err)
+			}
+			f.Parameters = append(f.Parameters, Parameter{
 				Name: p.Name, Type: p.Schema.TypeLabel(), Required: p.Required,
-				Description: p.Schema.Description, In: p.In, Key: p.Key,
-				Schema: JSONSchema(p.Schema),
+				Description: p.Schema.DescriptionOr(), In: p.In.String(), Key: p.Key, Schema: schema,
 			})
 		}
-		c.Functions = append(c.Functions, f)
+		t.Functions = append(t.Functions, f)
 	}
-	return c
+	return t, nil
 }
 
-// Emit writes the Go package and the JSON file.
-func Emit(in *ir.Integration, opts Options) (map[string][]byte, error) {
-	c := Catalog(in)
-	js, err := json.MarshalIndent(c, "", "  ")
+// Emit writes the JSON file.
+func Emit(in *ir.Integration) (map[string][]byte, error) {
+	t, err := Build(in)
+	if err != nil {
+		return nil, err
+	}
+	js, err := json.MarshalIndent(t, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encoding metadata JSON: %w", err)
 	}
-	js = append(js, '\n')
-
-	f := jen.NewFile("meta")
-	f.HeaderComment(fmt.Sprintf("Code generated by ccgen from %s. DO NOT EDIT.", in.SourceFile))
-	f.PackageComment(fmt.Sprintf("Package meta holds the metadata tables of the %s integration.", in.Name))
-	f.Comment(fmt.Sprintf("Integration returns the metadata of %s. Each call builds a new value, so a\ncaller may change its copy freely.", in.Name))
-	f.Func().Id("Integration").Params().Op("*").Qual(opts.CatalogImport, "Integration").Block(
-		jen.Return(jen.Op("&").Add(literal(reflect.ValueOf(*c), opts.CatalogImport))),
-	)
-	var buf bytes.Buffer
-	if err := f.Render(&buf); err != nil {
-		return nil, fmt.Errorf("rendering the metadata package: %w", err)
-	}
-	return map[string][]byte{GoFile: buf.Bytes(), JSONFile: js}, nil
-}
-
-var rawMessageType = reflect.TypeFor[json.RawMessage]()
-
-// literal writes a Go composite literal of a catalog value, fields in
-// declaration order, zero fields left out.
-func literal(v reflect.Value, pkg string) jen.Code {
-	t := v.Type()
-	switch {
-	case t == rawMessageType:
-		return jen.Qual("encoding/json", "RawMessage").Call(jen.Lit(string(v.Bytes())))
-	case t.Kind() == reflect.Struct:
-		var fields []jen.Code
-		for i := range t.NumField() {
-			fv := v.Field(i)
-			if fv.IsZero() {
-				continue
-			}
-			fields = append(fields, jen.Line().Id(t.Field(i).Name).Op(":").Add(literal(fv, pkg)))
-		}
-		if len(fields) > 0 {
-			fields = append(fields, jen.Line())
-		}
-		return jen.Qual(pkg, t.Name()).Values(fields...)
-	case t.Kind() == reflect.Slice:
-		var elems []jen.Code
-		for i := range v.Len() {
-			elems = append(elems, jen.Line().Add(elemLiteral(v.Index(i), pkg)))
-		}
-		if len(elems) > 0 {
-			elems = append(elems, jen.Line())
-		}
-		return jen.Index().Add(typeCode(t.Elem(), pkg)).Values(elems...)
-	default:
-		return jen.Lit(v.Interface())
-	}
-}
-
-// elemLiteral leaves out the type name of struct elements, as gofmt -s does.
-func elemLiteral(v reflect.Value, pkg string) jen.Code {
-	if v.Kind() == reflect.Struct && v.Type() != rawMessageType {
-		var fields []jen.Code
-		t := v.Type()
-		for i := range t.NumField() {
-			if fv := v.Field(i); !fv.IsZero() {
-				fields = append(fields, jen.Line().Id(t.Field(i).Name).Op(":").Add(literal(fv, pkg)))
-			}
-		}
-		fields = append(fields, jen.Line())
-		return jen.Values(fields...)
-	}
-	return literal(v, pkg)
-}
-
-func typeCode(t reflect.Type, pkg string) jen.Code {
-	if t.Kind() == reflect.Struct {
-		return jen.Qual(pkg, t.Name())
-	}
-	return jen.Id(t.Name())
+	return map[string][]byte{JSONFile: append(js, '\n')}, nil
 }

@@ -206,6 +206,13 @@ type Task struct {
 // TaskStatus The task status.
 type TaskStatus string
 
+// TaskResponse One task.
+type TaskResponse struct {
+	// Data A task is one step of work (import, convert, export, ...).
+	Data                 Task                   `json:"data"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // TaskResult What a task produced.
 type TaskResult struct {
 	// Files The files the task produced.
@@ -1101,6 +1108,72 @@ func (a Task) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// Getter for additional properties for TaskResponse. Returns the specified
+// element and whether it was found
+func (a TaskResponse) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for TaskResponse
+func (a *TaskResponse) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for TaskResponse to handle AdditionalProperties
+func (a *TaskResponse) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["data"]; found {
+		err = json.Unmarshal(raw, &a.Data)
+		if err != nil {
+			return fmt.Errorf("error reading 'data': %w", err)
+		}
+		delete(object, "data")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for TaskResponse to handle AdditionalProperties
+func (a TaskResponse) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["data"], err = json.Marshal(a.Data)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'data': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
 // Getter for additional properties for TaskResult. Returns the specified
 // element and whether it was found
 func (a TaskResult) Get(fieldName string) (value interface{}, found bool) {
@@ -1360,6 +1433,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /jobs/{id} (the `WaitJob` operationId).
 	WaitJob(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// WaitTask Wait until a CloudConvert task has finished or failed, then return it.
+	//
+	// Wait for a task through CloudConvert's sync API: the request blocks until the task has finished or failed, then answers exactly like get_task. The script's own time limit still applies.
+	//
+	// Corresponds with GET /tasks/{id} (the `WaitTask` operationId).
+	WaitTask(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // WaitJob Wait until a CloudConvert job has finished or failed, then return it.
@@ -1369,6 +1449,23 @@ type ClientInterface interface {
 // Corresponds with GET /jobs/{id} (the `WaitJob` operationId).
 func (c *Client) WaitJob(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewWaitJobRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// WaitTask Wait until a CloudConvert task has finished or failed, then return it.
+//
+// Wait for a task through CloudConvert's sync API: the request blocks until the task has finished or failed, then answers exactly like get_task. The script's own time limit still applies.
+//
+// Corresponds with GET /tasks/{id} (the `WaitTask` operationId).
+func (c *Client) WaitTask(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWaitTaskRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -1396,6 +1493,40 @@ func NewWaitJobRequest(server string, id string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/jobs/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewWaitTaskRequest constructs an http.Request for the WaitTask method
+func NewWaitTaskRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/tasks/%s", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -1465,6 +1596,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /jobs/{id} (the `WaitJob` operationId).
 	WaitJobWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*WaitJobResponse, error)
+
+	// WaitTaskWithResponse Wait until a CloudConvert task has finished or failed, then return it.
+	//
+	// Wait for a task through CloudConvert's sync API: the request blocks until the task has finished or failed, then answers exactly like get_task. The script's own time limit still applies.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /tasks/{id} (the `WaitTask` operationId).
+	WaitTaskWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*WaitTaskResponse, error)
 }
 
 type WaitJobResponse struct {
@@ -1564,6 +1704,103 @@ func (r WaitJobResponse) ContentType() string {
 	return ""
 }
 
+type WaitTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TaskResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WaitTaskResponse) GetJSON200() *TaskResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r WaitTaskResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WaitTaskResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r WaitTaskResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r WaitTaskResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r WaitTaskResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r WaitTaskResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r WaitTaskResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r WaitTaskResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r WaitTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WaitTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WaitTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WaitTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // WaitJobWithResponse Wait until a CloudConvert job has finished or failed, then return it.
 //
 // Wait for a job through CloudConvert's sync API: the request blocks until the job has finished or failed, then answers exactly like get_job. Use it after create_job instead of a loop of get_job calls. The script's own time limit still applies.
@@ -1577,6 +1814,21 @@ func (c *ClientWithResponses) WaitJobWithResponse(ctx context.Context, id string
 		return nil, err
 	}
 	return ParseWaitJobResponse(rsp)
+}
+
+// WaitTaskWithResponse Wait until a CloudConvert task has finished or failed, then return it.
+//
+// Wait for a task through CloudConvert's sync API: the request blocks until the task has finished or failed, then answers exactly like get_task. The script's own time limit still applies.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /tasks/{id} (the `WaitTask` operationId).
+func (c *ClientWithResponses) WaitTaskWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*WaitTaskResponse, error) {
+	rsp, err := c.WaitTask(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWaitTaskResponse(rsp)
 }
 
 // ParseWaitJobResponse parses an HTTP response from a WaitJobWithResponse call
@@ -1595,6 +1847,88 @@ func ParseWaitJobResponse(rsp *http.Response) (*WaitJobResponse, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest JobResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseWaitTaskResponse parses an HTTP response from a WaitTaskWithResponse call
+func ParseWaitTaskResponse(rsp *http.Response) (*WaitTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WaitTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TaskResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
