@@ -335,9 +335,6 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 	var view *Job
 	s.rlocked(func() { view = s.renderJob(job, true) })
 	c.ok(w, http.StatusCreated, dataEnvelope{view})
-	if job.local.WebhookURL != "" {
-		s.sendWebhook(job.ID, "job.created")
-	}
 }
 
 func (s *Server) newTask(id, op string, payload map[string]any, deps []string, u *UserConfig, created Time) *Task {
@@ -854,7 +851,6 @@ func (s *Server) retryTask(w http.ResponseWriter, r *http.Request, c *call) {
 			j.Tasks = append(j.Tasks, nt)
 			if j.Status == StatusFinished || j.Status == StatusError {
 				j.Status, j.EndedAt = StatusProcessing, Time{}
-				j.local.Notified = nil
 			}
 			b.job(j)
 		}

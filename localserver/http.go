@@ -66,6 +66,10 @@ func (s *Server) routes() http.Handler {
 			c.fail(w, &apiError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: fmt.Sprintf("%s %s is not an endpoint of this API", r.Method, r.URL.Path)})
 		})
 	}
+	api("POST /v2/webhooks", true, s.createWebhook)
+	api("GET /v2/users/me/webhooks", true, s.listWebhooks)
+	api("DELETE /v2/webhooks/{id}", true, s.deleteWebhook)
+	mux.Handle(SocketIOPath, s.rt.handler)
 	mux.Handle("GET "+StatusPath, s.plain(s.localStatus))
 	mux.Handle("POST /uploads/{task}", s.plain(s.upload))
 	mux.Handle("GET /files/{file}/{name}", s.plain(s.download))

@@ -132,6 +132,7 @@ func TestDocExamplesLua(t *testing.T) {
 	p2 := e.serve("page2.pdf", SamplePDF(1, "second"))
 	e.serve("index.html", []byte("<html><body style='background:#36c'><h1>local capture</h1></body></html>"))
 	hooks := newHookReceiver(t)
+	accountHooks := newRawHooks(t, nil)
 
 	var pngJobID, exportTaskID string
 	runs := []struct {
@@ -330,6 +331,39 @@ func TestDocExamplesLua(t *testing.T) {
 		{"get_current_user", func(t *testing.T, code string) {
 			if out := runLua(t, rt, code).Output; out != "User: local\nCredits: 1000\n" {
 				t.Errorf("output %q", out)
+			}
+		}},
+		{"create_webhook", func(t *testing.T, code string) {
+			res := runLua(t, rt, replace(t, code, "https://example.com/hooks/cloudconvert", accountHooks.URL+"/hooks/cloudconvert")+"\nreturn secret\n")
+			id := uuidRE.FindString(res.Output)
+			if res.Output != "Webhook "+id+" for job.finished, job.failed\n" {
+				t.Fatalf("output %q", res.Output)
+			}
+			secret := res.Values[0].(string)
+			// The webhook receives the next job's end, signed with its own secret.
+			_, body, _ := e.do("POST", "/v2/jobs", map[string]any{"tasks": map[string]any{
+				"in": map[string]any{"operation": "import/base64", "file": "aGVsbG8=", "filename": "a.txt"}}})
+			jobID := body["data"].(map[string]any)["id"].(string)
+			waitFor(t, "the account webhook's delivery", func() bool { return len(accountHooks.on("/hooks/cloudconvert")) > 0 })
+			d := accountHooks.on("/hooks/cloudconvert")[0]
+			if err := webhook.Verify(secret, d.body, d.sig); err != nil || d.event.Event != webhook.JobFinished || d.event.Job.Id != jobID {
+				t.Errorf("delivery %s (%v)", d.body, err)
+			}
+		}},
+		{"list_webhooks", func(t *testing.T, code string) {
+			out := runLua(t, rt, replace(t, code, "https://example.com/hooks/cloudconvert", accountHooks.URL+"/hooks/cloudconvert")).Output
+			id := uuidRE.FindString(out)
+			if out != id+" "+accountHooks.URL+"/hooks/cloudconvert (active): job.finished, job.failed\n" {
+				t.Errorf("output %q", out)
+			}
+		}},
+		{"delete_webhook", func(t *testing.T, code string) {
+			out := runLua(t, rt, replace(t, code, "https://example.com/hooks/cloudconvert", accountHooks.URL+"/hooks/cloudconvert")).Output
+			if id := uuidRE.FindString(out); out != "Deleted "+id+"\n" {
+				t.Fatalf("output %q", out)
+			}
+			if _, body, _ := e.do("GET", "/v2/users/me/webhooks", nil); len(body["data"].([]any)) != 0 {
+				t.Errorf("webhooks left: %s", jsonStr(body))
 			}
 		}},
 	}

@@ -86,9 +86,9 @@ type jobLocal struct {
 	UserID     string `json:"user_id"`
 	WebhookURL string `json:"webhook_url,omitempty"`
 	Seq        int64  `json:"seq"`
-	// Notified holds the webhook events already sent, so a restart does not
-	// repeat them.
-	Notified []string `json:"notified,omitempty"`
+	// announced is the status last announced (events.go); "" before the
+	// job's creation was. Not stored: load sets it to the stored status.
+	announced string
 }
 
 type links struct {
@@ -144,6 +144,8 @@ type taskLocal struct {
 	Crashes int  `json:"crashes,omitempty"`
 	Stopped bool `json:"stopped,omitempty"`
 	Resumed bool `json:"resumed,omitempty"`
+	// announced is as for jobLocal.
+	announced string
 }
 
 // fileRef is one stored file a task produced (or, for export/url, exposes).

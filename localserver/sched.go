@@ -39,11 +39,13 @@ func (s *Server) write(fn func(b *batch) error) error {
 		jobOrder []string
 		loose    []store.TaskRecord
 		tasksOf  = map[string][]store.TaskRecord{}
+		events   []*event
 	)
 	s.locked(func() {
 		if err = fn(&b); err != nil {
 			return
 		}
+		events = s.announcements(&b)
 		seen := map[any]bool{}
 		for _, j := range b.jobs {
 			if seen[j] {
@@ -89,15 +91,19 @@ func (s *Server) write(fn func(b *batch) error) error {
 			return err
 		}
 	}
-	if len(b.ended) > 0 {
-		s.locked(func() {
-			for _, id := range b.ended {
-				if ch, ok := s.waiters[id]; ok {
-					close(ch)
-					delete(s.waiters, id)
-				}
+	s.locked(func() {
+		s.commitAnnouncements(&b)
+		for _, id := range b.ended {
+			if ch, ok := s.waiters[id]; ok {
+				close(ch)
+				delete(s.waiters, id)
 			}
-		})
+		}
+	})
+	// Published under wmu: consumers see the events in the order of the
+	// writes. publish never blocks.
+	for _, e := range events {
+		s.events.publish(e)
 	}
 	return nil
 }
@@ -243,12 +249,11 @@ func (s *Server) afterEnd(id string) {
 	}
 }
 
-// finishJobIfDone ends a job whose tasks all ended, and sends its webhook.
+// finishJobIfDone ends a job whose tasks all ended; write announces it
+// (job.finished or job.failed).
 func (s *Server) finishJobIfDone(jobID string) {
-	var event string
-	var j *Job
 	s.write(func(b *batch) error {
-		j = s.jobs[jobID]
+		j := s.jobs[jobID]
 		if j == nil || j.Status == StatusFinished || j.Status == StatusError {
 			return nil
 		}
@@ -271,9 +276,8 @@ func (s *Server) finishJobIfDone(jobID string) {
 			return nil
 		}
 		j.Status = StatusFinished
-		event = "job.finished"
 		if anyError {
-			j.Status, event = StatusError, "job.failed"
+			j.Status = StatusError
 		}
 		if last.IsZero() {
 			last = now().Time
@@ -282,27 +286,10 @@ func (s *Server) finishJobIfDone(jobID string) {
 		if j.StartedAt.IsZero() {
 			j.StartedAt = j.EndedAt
 		}
-		if j.local.WebhookURL != "" && !j.notified(event) {
-			j.local.Notified = append(j.local.Notified, event)
-		} else {
-			event = ""
-		}
 		b.job(j)
 		b.ended = append(b.ended, j.ID)
 		return nil
 	})
-	if event != "" {
-		s.sendWebhook(jobID, event)
-	}
-}
-
-func (j *Job) notified(event string) bool {
-	for _, e := range j.local.Notified {
-		if e == event {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) worker() {
@@ -391,11 +378,16 @@ func (s *Server) runTask(id string) {
 		}
 	}
 	progress := func(p int) {
+		moved := false
 		s.locked(func() {
 			if t := s.tasks[id]; t != nil && t.Status == StatusProcessing && p > t.Percent && p < 100 {
 				t.Percent = p
+				moved = true
 			}
 		})
+		if moved {
+			s.announceProgress(id)
+		}
 	}
 	out, terr := s.execute(ctx, snap, inputs, progress)
 	s.locked(func() { delete(s.running, id) })

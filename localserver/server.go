@@ -175,6 +175,13 @@ type Server struct {
 	running    map[string]context.CancelFunc
 	waiters    map[string]chan struct{} // closed when the job/task ends
 	seq        int64
+	hooks      map[string]*Webhook // account webhooks by ID
+
+	// events announces job and task changes to webhooks and realtime
+	// subscribers (events.go).
+	events     eventBus
+	deliveries chan delivery // webhook POSTs waiting for a sender
+	rt         *realtime
 
 	runq    *runQueue
 	ctx     context.Context // ends at Close
@@ -286,9 +293,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, base: base, log: cfg.Logger, hc: cfg.HTTPClient,
 		jobs: map[string]*Job{}, tasks: map[string]*Task{}, dependents: map[string][]string{},
 		queued: map[string]bool{}, running: map[string]context.CancelFunc{}, waiters: map[string]chan struct{}{},
-		keys: map[string]*UserConfig{}, users: map[string]*UserConfig{}}
+		keys: map[string]*UserConfig{}, users: map[string]*UserConfig{}, hooks: map[string]*Webhook{}}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	s.events.onDrop = func(consumer string, n int64) {
+		s.log.Warn("localserver: events dropped: a consumer is too slow", "consumer", consumer, "dropped", n)
 	}
 	var hc *http.Client
 	s.dialer, hc = outbound(cfg.AllowPrivateURLs, cfg.ImportTimeout)
@@ -347,12 +357,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.runq = newRunQueue(cfg.Workers)
+	s.rt = newRealtime(s)
 	s.handler = s.track(s.routes())
 	s.started = time.Now()
 	s.lastActive.Store(s.started.UnixNano())
 	s.idle = make(chan struct{})
-	if err := s.load(ctx); err != nil {
+	err = s.load(ctx)
+	if err == nil {
+		err = s.startWebhooks(ctx)
+	}
+	if err != nil {
 		s.cancel()
+		s.bg.Wait()
 		s.st.Close()
 		if s.ownsEng {
 			s.eng.Close()
@@ -363,6 +379,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.workers.Add(1)
 		go s.worker()
 	}
+	s.rt.start()
 	s.bg.Add(1)
 	go s.janitor()
 	if cfg.IdleTimeout > 0 {
@@ -453,6 +470,10 @@ func (s *Server) APIURL() string { return s.base.String() + "/v2" }
 // SyncURL is the sync API's base URL: URL()+"/sync/v2".
 func (s *Server) SyncURL() string { return s.base.String() + "/sync/v2" }
 
+// SocketIOURL is the realtime (Socket.IO) endpoint's host, as the SDKs
+// take it (they add /socket.io/): URL().
+func (s *Server) SocketIOURL() string { return s.base.String() }
+
 // Handler serves the API.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -469,6 +490,7 @@ func (s *Server) Close() error {
 	s.closeMu.Do(func() {
 		s.closed.Store(true)
 		var errs []error
+		s.rt.close() // first: its long-polling requests would hold Shutdown
 		if s.httpSrv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := s.httpSrv.Shutdown(ctx); err != nil {
@@ -517,6 +539,7 @@ func (s *Server) load(ctx context.Context) error {
 			}
 			j := sj.Job
 			j.local = sj.Local
+			j.local.announced = j.Status
 			j.Tasks = nil
 			s.jobs[j.ID] = &j
 			s.seq = max(s.seq, j.local.Seq)
@@ -537,6 +560,7 @@ func (s *Server) load(ctx context.Context) error {
 			}
 			t := stt.Task
 			t.local = stt.Local
+			t.local.announced = t.Status
 			s.tasks[t.ID] = &t
 			s.seq = max(s.seq, t.local.Seq)
 		}

@@ -39,6 +39,7 @@ func build() *integration.Integration {
 	typeListLinks := &integration.Schema{}
 	typeListMeta := &integration.Schema{}
 	typeUser := &integration.Schema{}
+	typeWebhook := &integration.Schema{}
 	serverApi := &integration.Server{}
 	propOperation := &integration.Property{}
 	propInput := &integration.Property{}
@@ -50,6 +51,8 @@ func build() *integration.Integration {
 	fnGetTask := &integration.Function{}
 	typeTaskList := &integration.Schema{}
 	typeUserResponse := &integration.Schema{}
+	typeWebhookResponse := &integration.Schema{}
+	typeWebhookList := &integration.Schema{}
 	*typeTaskInput = integration.Schema{
 		Name:        "TaskInput",
 		Description: "One task name (or, for standalone tasks, task ID), or an array of them.",
@@ -571,6 +574,84 @@ func build() *integration.Integration {
 		},
 		AdditionalProperties: true,
 	}
+	*typeWebhook = integration.Schema{
+		Name:        "Webhook",
+		Type:        integration.TypeObject,
+		Description: "An account webhook: CloudConvert POSTs the events it subscribed to to its URL.",
+		Properties: []*integration.Property{
+			{
+				Name:     "id",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The webhook ID.",
+				},
+			},
+			{
+				Name:     "url",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "Where the events are POSTed.",
+				},
+			},
+			{
+				Name: "disabled",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "Disabled webhooks receive nothing (a 410 answer disables a webhook).",
+				},
+			},
+			{
+				Name: "events",
+				Schema: &integration.Schema{
+					Type:        integration.TypeArray,
+					Description: "The events it receives: job.created, job.finished, job.failed.",
+					Items: &integration.Schema{
+						Type: integration.TypeString,
+					},
+				},
+			},
+			{
+				Name: "failing",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "Whether its last delivery failed.",
+				},
+			},
+			{
+				Name: "signing_secret",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The secret that signs its deliveries: the CloudConvert-Signature header is the hex HMAC-SHA256 of the raw body with this key.",
+				},
+			},
+			{
+				Name: "created_at",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "When the webhook was created.",
+					Format:      "date-time",
+				},
+			},
+			{
+				Name: "updated_at",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "When the webhook last changed.",
+					Format:      "date-time",
+					Nullable:    true,
+				},
+			},
+			{
+				Name: "links",
+				Schema: &integration.Schema{
+					Ref: typeSelfLink,
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
 	*serverApi = integration.Server{
 		Name:        "api",
 		Description: "The REST API.",
@@ -811,6 +892,52 @@ func build() *integration.Integration {
 		},
 		AdditionalProperties: true,
 	}
+	*typeWebhookResponse = integration.Schema{
+		Name:        "WebhookResponse",
+		Type:        integration.TypeObject,
+		Description: "One webhook.",
+		Properties: []*integration.Property{
+			{
+				Name:     "data",
+				Required: true,
+				Schema: &integration.Schema{
+					Ref: typeWebhook,
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
+	*typeWebhookList = integration.Schema{
+		Name:        "WebhookList",
+		Type:        integration.TypeObject,
+		Description: "A page of webhooks.",
+		Properties: []*integration.Property{
+			{
+				Name:     "data",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeArray,
+					Description: "The webhooks of this page.",
+					Items: &integration.Schema{
+						Ref: typeWebhook,
+					},
+				},
+			},
+			{
+				Name: "links",
+				Schema: &integration.Schema{
+					Ref: typeListLinks,
+				},
+			},
+			{
+				Name: "meta",
+				Schema: &integration.Schema{
+					Ref: typeListMeta,
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
 	in := &integration.Integration{
 		Slug:        "cloudconvert",
 		Name:        "CloudConvert",
@@ -830,6 +957,12 @@ func build() *integration.Integration {
 		Servers: []*integration.Server{
 			serverApi,
 			serverSync,
+			{
+				Name:        "socketio",
+				Description: "The realtime events (Socket.IO v4, websocket transport, path /socket.io/): subscribe to private-job.<id>, private-job.<id>.tasks, private-task.<id>, private-user.<id>.jobs or private-user.<id>.tasks and receive job.* and task.* events as (channel, data).",
+				Live:        "https://socketio.cloudconvert.com",
+				Sandbox:     "https://socketio.sandbox.cloudconvert.com",
+			},
 		},
 		Regions: []string{
 			"eu-central",
@@ -1011,6 +1144,9 @@ func build() *integration.Integration {
 			typeTaskResponse,
 			typeTaskList,
 			typeUserResponse,
+			typeWebhook,
+			typeWebhookResponse,
+			typeWebhookList,
 			{
 				Name:        "Error",
 				Type:        integration.TypeObject,
@@ -1698,6 +1834,152 @@ func build() *integration.Integration {
 					},
 				},
 			},
+			{
+				Name:        "create_webhook",
+				FullName:    "cloudconvert.create_webhook",
+				ToolName:    "cloudconvert_create_webhook",
+				DocPage:     "cloudconvert.create_webhook",
+				Kind:        integration.Write,
+				Retry:       integration.RetryUnsent,
+				Summary:     "Create an account webhook that receives job events.",
+				Description: "Create a webhook for the account: CloudConvert POSTs {\"event\", \"job\"} to its URL for every job event it subscribed to, signed with the webhook's own signing_secret (header CloudConvert-Signature, the hex HMAC-SHA256 of the raw body). Failed deliveries (network errors, 5xx) are retried; an answer of 410 disables the webhook. For one job only, pass webhook_url to create_job instead.",
+				Method:      "POST",
+				Path:        "/webhooks",
+				Server:      serverApi,
+				Params: []*integration.Param{
+					{
+						Name:     "url",
+						Required: true,
+						In:       integration.InBody,
+						Key:      "url",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "The http(s) URL the events are POSTed to",
+							MinLength:   integration.Int(1),
+							MaxLength:   integration.Int(2048),
+						},
+						Example: "https://example.com/hooks/cloudconvert",
+					},
+					{
+						Name:     "events",
+						Required: true,
+						In:       integration.InBody,
+						Key:      "events",
+						Schema: &integration.Schema{
+							Type:        integration.TypeArray,
+							Description: "The events to receive",
+							MinItems:    integration.Int(1),
+							Items: &integration.Schema{
+								Type: integration.TypeString,
+								Enum: []string{
+									"job.created",
+									"job.finished",
+									"job.failed",
+								},
+							},
+						},
+						Example: []any{
+							"job.finished",
+							"job.failed",
+						},
+					},
+				},
+				Status:   201,
+				Response: typeWebhookResponse,
+				Examples: []integration.Example{
+					{
+						Lua: "local hook = app.integrations.cloudconvert.create_webhook({\n  url = \"https://example.com/hooks/cloudconvert\",\n  events = {\"job.finished\", \"job.failed\"}\n})\n\nprint(\"Webhook \" .. hook.data.id .. \" for \" .. table.concat(hook.data.events, \", \"))\n-- Keep the secret to verify the CloudConvert-Signature of each delivery.\nlocal secret = hook.data.signing_secret",
+					},
+				},
+			},
+			{
+				Name:        "list_webhooks",
+				FullName:    "cloudconvert.list_webhooks",
+				ToolName:    "cloudconvert_list_webhooks",
+				DocPage:     "cloudconvert.list_webhooks",
+				Kind:        integration.Read,
+				Retry:       integration.RetrySafe,
+				Summary:     "List the account's webhooks.",
+				Description: "List the webhooks of the account, optionally only those of one URL, with pagination.",
+				Method:      "GET",
+				Path:        "/users/me/webhooks",
+				Server:      serverApi,
+				Params: []*integration.Param{
+					{
+						Name: "url",
+						In:   integration.InQuery,
+						Key:  "filter[url]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only the webhooks of this URL",
+						},
+						Example: "https://example.com/hooks/cloudconvert",
+					},
+					{
+						Name: "per_page",
+						In:   integration.InQuery,
+						Key:  "per_page",
+						Schema: &integration.Schema{
+							Type:        integration.TypeInteger,
+							Description: "Results per page",
+							Default:     100.0,
+							Minimum:     integration.Float(1.0),
+							Maximum:     integration.Float(100.0),
+						},
+					},
+					{
+						Name: "page",
+						In:   integration.InQuery,
+						Key:  "page",
+						Schema: &integration.Schema{
+							Type:        integration.TypeInteger,
+							Description: "Page number",
+							Default:     1.0,
+							Minimum:     integration.Float(1.0),
+						},
+					},
+				},
+				Status:   200,
+				Response: typeWebhookList,
+				Examples: []integration.Example{
+					{
+						Lua: "local result = app.integrations.cloudconvert.list_webhooks({\n  url = \"https://example.com/hooks/cloudconvert\"\n})\n\nfor _, hook in ipairs(result.data) do\n  local state = hook.disabled and \"disabled\" or (hook.failing and \"failing\" or \"active\")\n  print(hook.id .. \" \" .. hook.url .. \" (\" .. state .. \"): \" .. table.concat(hook.events, \", \"))\nend",
+					},
+				},
+			},
+			{
+				Name:        "delete_webhook",
+				FullName:    "cloudconvert.delete_webhook",
+				ToolName:    "cloudconvert_delete_webhook",
+				DocPage:     "cloudconvert.delete_webhook",
+				Kind:        integration.Write,
+				Retry:       integration.RetryUnsent,
+				Summary:     "Delete an account webhook.",
+				Description: "Delete a webhook of the account; it receives no more events.",
+				Method:      "DELETE",
+				Path:        "/webhooks/{id}",
+				Server:      serverApi,
+				Params: []*integration.Param{
+					{
+						Name:     "webhook_id",
+						Required: true,
+						In:       integration.InPath,
+						Key:      "id",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "The webhook ID",
+							MinLength:   integration.Int(1),
+						},
+						Example: "6559c281-ed85-4728-80db-414561c631e9",
+					},
+				},
+				Status: 204,
+				Examples: []integration.Example{
+					{
+						Lua: "local hooks = app.integrations.cloudconvert.list_webhooks({\n  url = \"https://example.com/hooks/cloudconvert\"\n})\n\nfor _, hook in ipairs(hooks.data) do\n  app.integrations.cloudconvert.delete_webhook({ webhook_id = hook.id })\n  print(\"Deleted \" .. hook.id)\nend",
+					},
+				},
+			},
 		},
 		Accounts: []string{
 			"production",
@@ -1779,6 +2061,21 @@ func build() *integration.Integration {
 			Name:  "cloudconvert.get_current_user",
 			Text:  page("docs/functions/get_current_user.md"),
 			Title: "cloudconvert.get_current_user: Get the authenticated CloudConvert user profile and credits.",
+		},
+		{
+			Name:  "cloudconvert.create_webhook",
+			Text:  page("docs/functions/create_webhook.md"),
+			Title: "cloudconvert.create_webhook: Create an account webhook that receives job events.",
+		},
+		{
+			Name:  "cloudconvert.list_webhooks",
+			Text:  page("docs/functions/list_webhooks.md"),
+			Title: "cloudconvert.list_webhooks: List the account's webhooks.",
+		},
+		{
+			Name:  "cloudconvert.delete_webhook",
+			Text:  page("docs/functions/delete_webhook.md"),
+			Title: "cloudconvert.delete_webhook: Delete an account webhook.",
 		},
 	}
 	return integration.MustLink(in)

@@ -112,6 +112,14 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_task ON files (task_id);
 CREATE INDEX IF NOT EXISTS files_expiry ON files (expires_at);
+CREATE TABLE IF NOT EXISTS webhooks (
+	id         TEXT PRIMARY KEY,
+	user_id    TEXT NOT NULL,
+	url        TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	doc        BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhooks_user ON webhooks (user_id, created_at DESC);
 PRAGMA user_version = 1;
 `
 
