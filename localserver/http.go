@@ -239,6 +239,11 @@ func (s *Server) apiHandler(validate bool, h func(http.ResponseWriter, *http.Req
 			if b == nil {
 				b = []byte{}
 			}
+			if r.Method == http.MethodPost && len(bytes.TrimSpace(b)) == 0 {
+				// No body is an empty object, as for the real API (the
+				// Node SDK sends none for tasks.create('import/upload')).
+				b = []byte("{}")
+			}
 			c.body, c.spills = b, spills
 			defer func() {
 				for _, sp := range c.spills {
