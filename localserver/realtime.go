@@ -68,10 +68,12 @@ func newRealtime(s *Server) *realtime {
 	})
 	rt.io = socket.NewServer(nil, opts)
 	rt.handler = rt.io.ServeHandler(nil)
-	rt.io.On("connection", func(args ...any) {
-		if sock, ok := args[0].(*socket.Socket); ok {
-			rt.connected(sock)
-		}
+	// The listeners are set in a middleware, which runs before the client
+	// is told it is connected: a subscribe sent at once cannot arrive before
+	// its listener.
+	rt.io.Use(func(sock *socket.Socket, next func(*socket.ExtendedError)) {
+		rt.connected(sock)
+		next(nil)
 	})
 	return rt
 }

@@ -93,10 +93,12 @@ type Client struct {
 	hc      *http.Client // over tr
 	baseURL *url.URL
 	syncURL string
-	auth    string // "Bearer <key>": never logged, never in an error
-	key     string // for redaction only
-	ua      string
-	log     *slog.Logger
+	// socketURL is the realtime (Socket.IO) endpoint; "" when unknown.
+	socketURL string
+	auth      string // "Bearer <key>": never logged, never in an error
+	key       string // for redaction only
+	ua        string
+	log       *slog.Logger
 }
 
 type config struct {
@@ -105,6 +107,8 @@ type config struct {
 	baseURL     string
 	syncURL     string
 	syncOff     bool
+	socketURL   string
+	socketSet   bool
 	hc          *http.Client
 	retry       *RetryPolicy
 	userAgent   string
@@ -188,13 +192,24 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	if cfg.sandbox && cfg.region != "" {
 		return nil, errors.New("sdk: the sandbox has no regions; use WithSandbox or WithRegion, not both")
 	}
-	apiBase, syncBase := serverURLs(cfg.sandbox, cfg.region)
+	apiBase, syncBase, socketBase := serverURLs(cfg.sandbox, cfg.region)
 	if cfg.baseURL != "" {
 		apiBase = cfg.baseURL
 		if cfg.syncURL == "" && !cfg.syncOff {
 			// A custom REST host (a local server, a proxy) has no known sync
 			// host; waiting polls unless WithSyncURL names one.
 			syncBase = ""
+		}
+	}
+	if cfg.baseURL != "" {
+		socketBase = "" // like the sync host: unknown unless WithSocketURL names it
+	}
+	if cfg.socketSet {
+		socketBase = cfg.socketURL
+	}
+	if socketBase != "" {
+		if _, err := parseBase(socketBase); err != nil {
+			return nil, fmt.Errorf("sdk: socket URL: %w", err)
 		}
 	}
 	if cfg.syncURL != "" {
@@ -217,8 +232,10 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 		baseURL: bu,
 		syncURL: strings.TrimRight(syncBase, "/"),
 		key:     apiKey,
-		ua:      cmp(cfg.userAgent, DefaultUserAgent),
-		log:     cfg.logger,
+
+		socketURL: strings.TrimRight(socketBase, "/"),
+		ua:        cmp(cfg.userAgent, DefaultUserAgent),
+		log:       cfg.logger,
 	}
 	if apiKey != "" {
 		c.auth = "Bearer " + apiKey
@@ -282,13 +299,13 @@ func (c *Client) SyncURL() string { return c.syncURL }
 // errors are the generated client's (non-2xx answers are responses).
 func (c *Client) Generated() *client.ClientWithResponses { return c.api }
 
-func serverURLs(sandbox bool, region string) (api, sync string) {
+func serverURLs(sandbox bool, region string) (api, sync, socket string) {
 	for _, s := range cloudconvert.Descriptor().Servers {
 		u := s.Live
 		switch {
 		case sandbox:
 			u = s.Sandbox
-		case region != "":
+		case region != "" && s.Region != "":
 			u = strings.ReplaceAll(s.Region, "{region}", region)
 		}
 		switch s.Name {
@@ -296,9 +313,11 @@ func serverURLs(sandbox bool, region string) (api, sync string) {
 			api = u
 		case "sync":
 			sync = u
+		case "socketio":
+			socket = u // one host for every region, as the official SDKs use
 		}
 	}
-	return api, sync
+	return api, sync, socket
 }
 
 func parseBase(s string) (*url.URL, error) {

@@ -1,0 +1,243 @@
+package localserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cctoolkit/cloudconvert/sdk"
+)
+
+// collect reads an internal event subscription until pred says stop or 20s
+// pass (a hang guard).
+func collect(t *testing.T, sub *eventSub, stop func([]*event) bool) []*event {
+	t.Helper()
+	var got []*event
+	deadline := time.After(20 * time.Second)
+	for !stop(got) {
+		select {
+		case e := <-sub.ch:
+			got = append(got, e)
+		case <-deadline:
+			t.Fatalf("timed out; events so far: %v", names(got))
+		}
+	}
+	return got
+}
+
+func names(evs []*event) []string {
+	var out []string
+	for _, e := range evs {
+		id := e.taskID
+		if e.isJob() {
+			id = e.jobID
+		}
+		out = append(out, e.name+" "+id)
+	}
+	return out
+}
+
+// TestEventsAnnouncedOnce: every status change of a job and its tasks is
+// announced once, in order, from the one source webhooks and realtime
+// share; a restart announces nothing again.
+func TestEventsAnnouncedOnce(t *testing.T) {
+	e := newEnv(t)
+	sub := e.srv.events.subscribe("test", 1000, nil)
+	_, body, _ := e.do("POST", "/v2/jobs", imageJob(testPNG(8, 8), "events"))
+	job := body["data"].(map[string]any)
+	id := job["id"].(string)
+	got := collect(t, sub, func(evs []*event) bool {
+		return len(evs) > 0 && evs[len(evs)-1].name == EventJobFinished
+	})
+	per := map[string][]string{} // task ID -> its events
+	for i, ev := range got {
+		if ev.isJob() {
+			if ev.jobID != id || (i == 0) != (ev.name == EventJobCreated) {
+				t.Errorf("event %d: %s %s", i, ev.name, ev.jobID)
+			}
+			continue
+		}
+		per[ev.taskID] = append(per[ev.taskID], ev.name)
+		if ev.task == nil || ev.task.ID != ev.taskID || ev.jobID != id || ev.userID != "1" {
+			t.Errorf("task event %s: %+v", ev.name, ev)
+		}
+	}
+	if len(per) != 3 {
+		t.Fatalf("events of %d tasks, want 3: %v", len(per), names(got))
+	}
+	for tid, evs := range per {
+		// created, then (processing) updated and percent updates, then finished.
+		if evs[0] != EventTaskCreated || evs[len(evs)-1] != EventTaskFinished ||
+			slices.ContainsFunc(evs[1:len(evs)-1], func(n string) bool { return n != EventTaskUpdated }) {
+			t.Errorf("task %s: %v", tid, evs)
+		}
+	}
+	if fin := got[len(got)-1]; fin.job.Status != StatusFinished || len(fin.job.Tasks) != 3 || fin.job.local.UserID != "1" {
+		t.Errorf("job.finished payload: %+v", fin.job)
+	}
+	e.restart()
+	sub = e.srv.events.subscribe("after restart", 10, nil)
+	e.do("GET", "/v2/jobs/"+id, nil)
+	time.Sleep(50 * time.Millisecond) // the test only asserts that nothing comes
+	if len(sub.ch) != 0 {
+		t.Errorf("a restart announced %d events again", len(sub.ch))
+	}
+}
+
+// TestEventBusNeverBlocks: a consumer that does not read loses events
+// (counted) instead of blocking the publisher or growing.
+func TestEventBusNeverBlocks(t *testing.T) {
+	var b eventBus
+	var drops []int64
+	b.onDrop = func(_ string, n int64) { drops = append(drops, n) }
+	slow := b.subscribe("slow", 4, nil)
+	jobsOnly := b.subscribe("jobs", 4, func(n string) bool { return strings.HasPrefix(n, "job.") })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2500 {
+			b.publish(&event{name: EventTaskUpdated})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("publish blocked on a full consumer")
+	}
+	if len(slow.ch) != 4 || slow.dropped.Load() != 2496 || len(jobsOnly.ch) != 0 {
+		t.Errorf("queue %d, dropped %d, jobs-only queue %d", len(slow.ch), slow.dropped.Load(), len(jobsOnly.ch))
+	}
+	if !slices.Equal(drops, []int64{1, 1000, 2000}) {
+		t.Errorf("drop reports %v", drops)
+	}
+	if b.wants(EventTaskCreated) != true || !b.wants(EventJobCreated) {
+		t.Error("wants")
+	}
+}
+
+func sdkClient(t *testing.T, e *env, key string) *sdk.Client {
+	t.Helper()
+	c, err := sdk.New(key, sdk.WithBaseURL(e.URL+"/v2"), sdk.WithSyncURL(e.URL+"/sync/v2"), sdk.WithSocketURL(e.srv.SocketIOURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRealtimeSubscriptions: the Go client's typed subscriptions against
+// the Socket.IO endpoint: job, job tasks, task and user channels receive
+// their events with the webhook payloads' shape.
+func TestRealtimeSubscriptions(t *testing.T) {
+	e := newEnv(t)
+	c := sdkClient(t, e, testKey)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	user, err := c.GetCurrentUser(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	userJobs, err := c.SubscribeUserJobs(ctx, user.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := c.CreateJob(ctx, sdk.NewJob("realtime", map[string]sdk.TaskDefinition{
+		"up":  sdk.TaskDef("import/upload", nil),
+		"out": sdk.TaskDef("export/url", nil, "up"),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-userJobs; ev.Event != sdk.EventJobCreated || ev.Job.Id != job.Id {
+		t.Fatalf("user channel: %+v", ev)
+	}
+	jobEvents, err := c.SubscribeJob(ctx, job.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taskEvents, err := c.SubscribeJobTasks(ctx, job.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up sdk.Task
+	for _, tk := range *job.Tasks {
+		if *tk.Name == "up" {
+			up = tk
+		}
+	}
+	upEvents, err := c.SubscribeTask(ctx, up.Id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testPNG(4, 4)
+	if err := c.Upload(ctx, up.Id, "in.png", bytes.NewReader(img), int64(len(img)), nil); err != nil {
+		t.Fatal(err)
+	}
+	ev := <-jobEvents
+	if ev.Event != sdk.EventJobFinished || ev.Job.Status != "finished" || len(*ev.Job.Tasks) != 2 {
+		t.Errorf("job event %s %s with %d tasks", ev.Event, ev.Job.Status, len(*ev.Job.Tasks))
+	}
+	finished := map[string]bool{}
+	for len(finished) < 2 {
+		te, ok := <-taskEvents
+		if !ok {
+			t.Fatal("task events closed early")
+		}
+		if te.Event == sdk.EventTaskFinished {
+			finished[*te.Task.Name] = true
+		}
+	}
+	if te := <-upEvents; te.Event != sdk.EventTaskFinished || te.Task.Id != up.Id {
+		t.Errorf("task channel: %s %s", te.Event, te.Task.Id)
+	}
+	cancel()
+	if _, ok := <-jobEvents; ok {
+		t.Error("the channel stays open after its context ended")
+	}
+}
+
+// TestRealtimeRefusals: a subscription is authorised: another user's job,
+// a bad key and an unknown channel are refused, with the status.
+func TestRealtimeRefusals(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Users = []UserConfig{{ID: 1, APIKeys: []string{testKey}}, {ID: 2, APIKeys: []string{"other-key"}}}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, body, _ := e.do("POST", "/v2/jobs", map[string]any{"tasks": map[string]any{"up": map[string]any{"operation": "import/upload"}}})
+	jobID := body["data"].(map[string]any)["id"].(string)
+	cases := []struct {
+		name   string
+		key    string
+		sub    func(c *sdk.Client) error
+		status int
+	}{
+		{"another user's job", "other-key", func(c *sdk.Client) error { _, err := c.SubscribeJob(ctx, jobID); return err }, http.StatusForbidden},
+		{"another user's job tasks", "other-key", func(c *sdk.Client) error { _, err := c.SubscribeJobTasks(ctx, jobID); return err }, http.StatusForbidden},
+		{"another user's account", "other-key", func(c *sdk.Client) error { _, err := c.SubscribeUserJobs(ctx, 1); return err }, http.StatusForbidden},
+		{"no such task", testKey, func(c *sdk.Client) error { _, err := c.SubscribeTask(ctx, "nope"); return err }, http.StatusForbidden},
+		{"bad key", "not-a-key", func(c *sdk.Client) error { _, err := c.SubscribeJob(ctx, jobID); return err }, http.StatusUnauthorized},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.sub(sdkClient(t, e, tc.key))
+			var se *sdk.SubscriptionError
+			if !errors.As(err, &se) || se.Status != tc.status {
+				t.Fatalf("got %v, want a refusal with status %d", err, tc.status)
+			}
+		})
+	}
+	// The owner may.
+	if _, err := sdkClient(t, e, testKey).SubscribeJob(ctx, jobID); err != nil {
+		t.Fatalf("owner: %v", err)
+	}
+	// A client without a known endpoint says so.
+	plain, _ := sdk.New(testKey, sdk.WithBaseURL(e.URL+"/v2"))
+	if _, err := plain.SubscribeJob(ctx, jobID); !errors.Is(err, sdk.ErrNoEvents) {
+		t.Errorf("no endpoint: %v", err)
+	}
+}
