@@ -9,9 +9,10 @@
 //	CLOUDCONVERT_BASE_URL                its REST base URL (e.g. http://127.0.0.1:8080/v2); with
 //	                                     no key, the default account is that server without a key
 //	CLOUDCONVERT_SYNC_URL                its waiting-API base URL (e.g. http://127.0.0.1:8080/sync/v2)
+//	CLOUDCONVERT_SOCKETIO_URL            its realtime events host (e.g. http://127.0.0.1:8080)
 //	CLOUDCONVERT_SANDBOX, CLOUDCONVERT_REGION
 //	CLOUDCONVERT_ACCOUNT_<NAME>_API_KEY  a named account (NAME is lower-cased)
-//	CLOUDCONVERT_ACCOUNT_<NAME>_SANDBOX, _REGION, _BASE_URL, _SYNC_URL
+//	CLOUDCONVERT_ACCOUNT_<NAME>_SANDBOX, _REGION, _BASE_URL, _SYNC_URL, _SOCKETIO_URL
 //	                                     (_BASE_URL alone: that server without a key)
 //	CLOUDCONVERT_CONFIG                  the config file (default: <user config dir>/cloudconvert/accounts.yaml)
 //
@@ -84,15 +85,18 @@ type Account struct {
 	APIKey  Secret `json:"-"`
 	Sandbox bool   `json:"sandbox,omitempty"`
 	Region  string `json:"region,omitempty"`
-	// BaseURL overrides the REST base URL, SyncURL the waiting API's.
-	BaseURL string `json:"base_url,omitempty"`
-	SyncURL string `json:"sync_url,omitempty"`
+	// BaseURL overrides the REST base URL, SyncURL the waiting API's,
+	// SocketIOURL the realtime events host's.
+	BaseURL     string `json:"base_url,omitempty"`
+	SyncURL     string `json:"sync_url,omitempty"`
+	SocketIOURL string `json:"socketio_url,omitempty"`
 	// Source says where the account was configured, for messages.
 	Source string `json:"source"`
 }
 
 // ServerURL picks the base URL of a server family for this account:
-// BaseURL for the first family, SyncURL for "sync", "" for other families
+// BaseURL for the first family, SyncURL for "sync", SocketIOURL for
+// "socketio", "" for other families
 // of an account whose BaseURL points elsewhere, else the region, sandbox or
 // live URL of the family.
 func (a *Account) ServerURL(name string, first bool, live, sandbox, region string) string {
@@ -101,6 +105,8 @@ func (a *Account) ServerURL(name string, first bool, live, sandbox, region strin
 		return a.BaseURL
 	case name == "sync" && a.SyncURL != "":
 		return a.SyncURL
+	case name == "socketio" && a.SocketIOURL != "":
+		return a.SocketIOURL
 	case !first && a.BaseURL != "":
 		// The account points the API elsewhere (a local server, a proxy)
 		// without saying where this server is: unknown, so callers fall
@@ -229,6 +235,7 @@ type fileAccount struct {
 	Region    string `yaml:"region"`
 	BaseURL   string `yaml:"base_url"`
 	SyncURL   string `yaml:"sync_url"`
+	SocketIO  string `yaml:"socketio_url"`
 }
 
 // Load reads the environment and the config file.
@@ -281,7 +288,7 @@ func Load(o Options) (*Set, error) {
 				if key == "" && fa.BaseURL == "" {
 					return nil, fmt.Errorf("%s: account %q has no api_key or api_key_env (only an account with a base_url may have no key)", path, name)
 				}
-				s.named[name] = &Account{Name: name, APIKey: NewSecret(key), Sandbox: fa.Sandbox, Region: fa.Region, BaseURL: fa.BaseURL, SyncURL: fa.SyncURL, Source: "config file " + path}
+				s.named[name] = &Account{Name: name, APIKey: NewSecret(key), Sandbox: fa.Sandbox, Region: fa.Region, BaseURL: fa.BaseURL, SyncURL: fa.SyncURL, SocketIOURL: fa.SocketIO, Source: "config file " + path}
 			}
 			defaultName = fc.Default
 		case os.IsNotExist(err) && !explicit:
@@ -345,6 +352,7 @@ func Load(o Options) (*Set, error) {
 func envOverrides(a *Account, getenv func(string) string, pre string) error {
 	a.BaseURL = getenv(pre + "_BASE_URL")
 	a.SyncURL = getenv(pre + "_SYNC_URL")
+	a.SocketIOURL = getenv(pre + "_SOCKETIO_URL")
 	a.Region = getenv(pre + "_REGION")
 	if v := getenv(pre + "_SANDBOX"); v != "" {
 		b, err := strconv.ParseBool(v)

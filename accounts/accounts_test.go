@@ -26,11 +26,12 @@ func env(m map[string]string) Options {
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "accounts.yaml")
-	os.WriteFile(cfg, []byte("accounts:\n  production:\n    api_key_env: PROD_KEY\n    region: eu-central\n  staging:\n    api_key: stage-key-1234\n    sandbox: true\n"), 0o600)
+	os.WriteFile(cfg, []byte("accounts:\n  production:\n    api_key_env: PROD_KEY\n    region: eu-central\n  staging:\n    api_key: stage-key-1234\n    sandbox: true\n  local:\n    base_url: http://127.0.0.1:9/v2\n    socketio_url: http://127.0.0.1:9\n"), 0o600)
 	o := env(map[string]string{
 		"CLOUDCONVERT_API_KEY":               "default-key-1234",
 		"CLOUDCONVERT_BASE_URL":              "http://127.0.0.1:8080/v2",
 		"CLOUDCONVERT_SYNC_URL":              "http://127.0.0.1:8080/sync/v2",
+		"CLOUDCONVERT_SOCKETIO_URL":          "http://127.0.0.1:8080",
 		"CLOUDCONVERT_ACCOUNT_OTHER_API_KEY": "other-key-1234",
 		"CLOUDCONVERT_ACCOUNT_OTHER_SANDBOX": "true",
 		"PROD_KEY":                           "prod-key-1234",
@@ -40,7 +41,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(s.Names(), ","); got != "other,production,staging" {
+	if got := strings.Join(s.Names(), ","); got != "local,other,production,staging" {
 		t.Fatalf("names %s", got)
 	}
 	d, _ := s.Get("")
@@ -55,8 +56,20 @@ func TestLoad(t *testing.T) {
 	if st.ServerURL("api", true, "https://api/v2", "https://sandbox/v2", "") != "https://sandbox/v2" {
 		t.Fatal("sandbox URL")
 	}
+	// The realtime host: the account's own, else the family's (one host
+	// for every region), else unknown beside a custom base URL.
+	const sioLive, sioSandbox = "https://socketio", "https://socketio.sandbox"
+	if got := d.ServerURL("socketio", false, sioLive, sioSandbox, ""); got != "http://127.0.0.1:8080" {
+		t.Errorf("default socketio %q", got)
+	}
+	if l, _ := s.Get("local"); l.ServerURL("socketio", false, sioLive, sioSandbox, "") != "http://127.0.0.1:9" || l.ServerURL("sync", false, "L", "S", "") != "" {
+		t.Errorf("config file socketio_url: %+v", l)
+	}
+	if p.ServerURL("socketio", false, sioLive, sioSandbox, "") != sioLive || st.ServerURL("socketio", false, sioLive, sioSandbox, "") != sioSandbox {
+		t.Error("socketio of a region or sandbox account")
+	}
 	_, err = s.Get("prod")
-	if err == nil || err.Error() != `account "prod" is not configured; configured accounts: default, other, production, staging` {
+	if err == nil || err.Error() != `account "prod" is not configured; configured accounts: default, local, other, production, staging` {
 		t.Fatalf("unknown: %v", err)
 	}
 	// Keys never print.

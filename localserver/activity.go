@@ -25,6 +25,8 @@ type Status struct {
 	TasksRunning int `json:"tasks_running"`
 	// Requests is the number of API requests being answered.
 	Requests int64 `json:"requests"`
+	// RealtimeConnections is the number of Socket.IO clients connected.
+	RealtimeConnections int64 `json:"realtime_connections"`
 	// IdleTimeout is Config.IdleTimeout (0: never stops by itself).
 	IdleTimeout string `json:"idle_timeout"`
 	// IdleSeconds is IdleFor in seconds.
@@ -34,7 +36,7 @@ type Status struct {
 // Stats returns the server's Status.
 func (s *Server) Stats() Status {
 	st := Status{PID: os.Getpid(), DataDir: s.cfg.DataDir, URL: s.URL(), StartedAt: s.started,
-		Jobs: map[string]int{}, Requests: s.inflight.Load(), IdleTimeout: s.cfg.IdleTimeout.String(),
+		Jobs: map[string]int{}, Requests: s.inflight.Load(), RealtimeConnections: s.rt.conns.Load(), IdleTimeout: s.cfg.IdleTimeout.String(),
 		IdleSeconds: s.IdleFor().Seconds()}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -52,11 +54,11 @@ func (s *Server) busy() bool {
 	return len(s.queued)+len(s.running) > 0
 }
 
-// IdleFor is how long the server has answered no API request and had no
-// task queued or running; 0 while it has.
+// IdleFor is how long the server has answered no API request, had no
+// realtime client connected and no task queued or running; 0 while it has.
 func (s *Server) IdleFor() time.Duration {
 	now := time.Now()
-	if s.inflight.Load() > 0 || s.busy() {
+	if s.inflight.Load() > 0 || s.rt.conns.Load() > 0 || s.busy() {
 		s.lastActive.Store(now.UnixNano())
 		return 0
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,7 +29,10 @@ type Progress struct {
 	Status  string // waiting, processing, finished, error
 	Percent int    // mean of the tasks' percents (a finished task counts 100)
 	Tasks   []TaskProgress
-	Via     string // "sync" or "poll"
+	// Via says where this state came from: "sync" or "poll" (the final
+	// state), "events" (a realtime event) or "poll" (progress polled
+	// alongside the sync wait where no realtime endpoint is known).
+	Via string
 }
 
 // TaskProgress is one task's state.
@@ -42,8 +46,9 @@ type TaskProgress struct {
 type WaitOptions struct {
 	// Progress, when set, is called with every change observed (never
 	// concurrently), and once more with the final state. While the sync
-	// endpoint blocks, the job is also polled every PollInterval to report
-	// progress.
+	// endpoint blocks, changes come from the realtime events where the
+	// client knows an endpoint (SocketURL), else from polling every
+	// PollInterval.
 	Progress func(Progress)
 	// PollInterval is the first polling interval (default 1s); it grows
 	// by 1.5x with jitter up to MaxPollInterval (default 10s).
@@ -104,6 +109,7 @@ func (c *Client) WaitJobResult(ctx context.Context, id string, opts *WaitOptions
 	}
 	t := waitTarget{
 		fn: fn, kind: "jobs", id: id,
+		live: func(ctx context.Context, rep *reporter) error { return c.liveJob(ctx, id, rep) },
 		get: func(ctx context.Context, viaSync bool) (snapshot, error) {
 			api, k := c.api, c.begin(ctx, "get_job", false)
 			if viaSync {
@@ -138,6 +144,7 @@ func (c *Client) WaitTask(ctx context.Context, id string, opts *WaitOptions) (*T
 	}
 	t := waitTarget{
 		fn: fn, kind: "tasks", id: id,
+		live: func(ctx context.Context, rep *reporter) error { return c.liveTask(ctx, id, rep) },
 		get: func(ctx context.Context, viaSync bool) (snapshot, error) {
 			api, k := c.api, c.begin(ctx, "get_task", false)
 			if viaSync {
@@ -174,6 +181,9 @@ func (s snapshot) done() bool { return s.status == "finished" || s.status == "er
 type waitTarget struct {
 	fn, kind, id string
 	get          func(ctx context.Context, viaSync bool) (snapshot, error)
+	// live reports progress from realtime events until ctx ends (nil), or
+	// fails at once or when the events stop (the caller then polls).
+	live func(ctx context.Context, rep *reporter) error
 }
 
 func (c *Client) wait(ctx context.Context, t *waitTarget, w *WaitOptions) (snapshot, string, error) {
@@ -200,8 +210,9 @@ func (c *Client) wait(ctx context.Context, t *waitTarget, w *WaitOptions) (snaps
 	return s, "poll", nil
 }
 
-// waitSync blocks on the sync endpoint. With a progress callback it polls
-// the REST host alongside, for the progress only.
+// waitSync blocks on the sync endpoint. With a progress callback, the
+// progress comes alongside from the realtime events, or where there are
+// none from polling the REST host.
 func (c *Client) waitSync(ctx context.Context, t *waitTarget, w *WaitOptions, rep *reporter) (snapshot, error) {
 	var stopPoll func()
 	if w.Progress != nil {
@@ -209,6 +220,16 @@ func (c *Client) waitSync(ctx context.Context, t *waitTarget, w *WaitOptions, re
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			if c.socketURL != "" && t.live != nil {
+				err := t.live(pctx, rep)
+				if err == nil || pctx.Err() != nil {
+					return
+				}
+				if c.log.Enabled(pctx, slog.LevelInfo) {
+					c.log.LogAttrs(pctx, slog.LevelInfo, "cloudconvert: realtime events unavailable, polling for progress",
+						slog.String("function", t.fn), slog.String("error", c.redact(err.Error())))
+				}
+			}
 			_, _ = c.poll(pctx, t, w, rep, pctx.Done())
 		}()
 		stopPoll = func() { cancel(); <-done }
@@ -385,4 +406,83 @@ func taskReason(t Task) string {
 		return msg
 	}
 	return "no reason given"
+}
+
+// errEventsStopped: the realtime connection ended before the wait did.
+var errEventsStopped = errors.New("the realtime events stopped")
+
+// liveJob reports a job's progress from its realtime events: the job's
+// state once subscribed, then every job and task event applied to it.
+func (c *Client) liveJob(ctx context.Context, id string, rep *reporter) error {
+	jobs, err := c.SubscribeJob(ctx, id)
+	if err != nil {
+		return err
+	}
+	tasks, err := c.SubscribeJobTasks(ctx, id)
+	if err != nil {
+		return err
+	}
+	job, err := c.GetJob(ctx, id) // after subscribing: no change falls between
+	if err != nil {
+		return err
+	}
+	rep.report(snapshot{job: job, status: string(job.Status)}, "events", false)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-jobs:
+			if !ok {
+				return errEventsStopped
+			}
+			j := ev.Job
+			job = &j
+		case ev, ok := <-tasks:
+			if !ok {
+				return errEventsStopped
+			}
+			applyTask(job, ev.Task)
+		}
+		rep.report(snapshot{job: job, status: string(job.Status)}, "events", false)
+	}
+}
+
+// applyTask puts a task's new state into its job (a copy of the list).
+func applyTask(job *Job, t Task) {
+	var list []Task
+	if job.Tasks != nil {
+		list = append(list, (*job.Tasks)...)
+	}
+	i := slices.IndexFunc(list, func(x Task) bool { return x.Id == t.Id })
+	if i < 0 {
+		list = append(list, t)
+	} else {
+		list[i] = t
+	}
+	job.Tasks = &list
+}
+
+// liveTask reports a task's progress from its realtime events.
+func (c *Client) liveTask(ctx context.Context, id string, rep *reporter) error {
+	events, err := c.SubscribeTask(ctx, id)
+	if err != nil {
+		return err
+	}
+	task, err := c.GetTask(ctx, id)
+	if err != nil {
+		return err
+	}
+	rep.report(snapshot{task: task, status: string(task.Status)}, "events", false)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return errEventsStopped
+			}
+			t := ev.Task
+			rep.report(snapshot{task: &t, status: string(t.Status)}, "events", false)
+		}
+	}
 }

@@ -159,7 +159,7 @@ func (c *cli) callRuntime(ctx context.Context, o runtimeOptions, dryRun bool) (*
 	if dryRun && set.Default() == nil {
 		if url, err := daemon.PlannedURL(c.localDataDir()); err == nil {
 			set.SetDefault(&accounts.Account{Name: accounts.DefaultName, APIKey: accounts.NewSecret(localserver.DefaultAPIKey),
-				BaseURL: url + "/v2", SyncURL: url + "/sync/v2", Source: "the local CloudConvert server"})
+				BaseURL: url + "/v2", SyncURL: url + "/sync/v2", SocketIOURL: url, Source: "the local CloudConvert server"})
 		}
 	}
 	return c.runtimeFor(set, o)

@@ -233,7 +233,10 @@ func (c *cli) sdkClient(ctx context.Context, account string, timeout time.Durati
 		opts = append(opts, sdk.WithBaseURL(acct.BaseURL),
 			// The sync host: the account's, else the same host's /sync/v2
 			// (waiting falls back to polling where there is none).
-			sdk.WithSyncURL(acct.ServerURL("sync", false, "", "", "")))
+			sdk.WithSyncURL(acct.ServerURL("sync", false, "", "", "")),
+			// The realtime host likewise: the account's, else none (waiting
+			// then reports progress by polling).
+			sdk.WithSocketURL(acct.ServerURL("socketio", false, "", "", "")))
 	case acct.Region != "":
 		opts = append(opts, sdk.WithRegion(acct.Region))
 	case acct.Sandbox:
@@ -241,6 +244,9 @@ func (c *cli) sdkClient(ctx context.Context, account string, timeout time.Durati
 	}
 	if acct.BaseURL == "" && acct.SyncURL != "" {
 		opts = append(opts, sdk.WithSyncURL(acct.SyncURL))
+	}
+	if acct.BaseURL == "" && acct.SocketIOURL != "" {
+		opts = append(opts, sdk.WithSocketURL(acct.SocketIOURL))
 	}
 	if acct.APIKey.IsZero() {
 		opts = append(opts, sdk.WithoutAPIKey())

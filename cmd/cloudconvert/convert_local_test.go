@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -8,9 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cctoolkit/cloudconvert/localserver"
 	"github.com/cctoolkit/cloudconvert/localserver/daemon"
+	"github.com/cctoolkit/cloudconvert/sdk"
 )
 
 // newLocalBackend starts the embedded local server in-process: real
@@ -27,7 +30,9 @@ func newLocalBackend(t *testing.T) *backend {
 	t.Cleanup(func() { s.Close() })
 	b := &backend{env: map[string]string{
 		"CLOUDCONVERT_API_KEY": key, "CLOUDCONVERT_BASE_URL": s.APIURL(), "CLOUDCONVERT_SYNC_URL": s.SyncURL(),
+		"CLOUDCONVERT_SOCKETIO_URL": s.SocketIOURL(),
 	}}
+	b.server = s
 	b.failingJob = func(t *testing.T) string {
 		// Bytes that are not an image cannot become a PDF, whatever
 		// engines are installed.
@@ -78,5 +83,53 @@ func TestEmbeddedServer(t *testing.T) {
 	code, stdout, stderr = run(t, noKey(), "wait", jobs[0].ID)
 	if code != 0 || !strings.Contains(stdout, "b.pdf") || strings.Contains(stderr, "started") {
 		t.Errorf("wait: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}
+
+// TestWaitLive: wait follows a running job through the realtime events
+// where the account names an endpoint: it subscribes (two connections: the
+// job and its tasks), and ends when the job does.
+func TestWaitLive(t *testing.T) {
+	b := newLocalBackend(t)
+	c := b.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job, err := c.CreateJob(ctx, sdk.NewJob("cli-live", map[string]sdk.TaskDefinition{
+		"upload": sdk.TaskDef("import/upload", nil),
+		"export": sdk.TaskDef("export/url", nil, "upload"),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, stdout, stderr := run(t, b.environ(), "wait", job.Id, "--timeout", "50s")
+		done <- result{code, stdout, stderr}
+	}()
+	for b.server.Stats().RealtimeConnections < 2 {
+		select {
+		case r := <-done:
+			t.Fatalf("wait ended before subscribing: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+		case <-ctx.Done():
+			t.Fatal("wait did not subscribe to the realtime events")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	for _, tk := range *job.Tasks {
+		if *tk.Name == "upload" {
+			img := []byte("plain text is a file too")
+			if err := c.Upload(ctx, tk.Id, "in.txt", bytes.NewReader(img), int64(len(img)), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := <-done
+	if r.code != 0 || !strings.Contains(r.stdout, "job "+job.Id+" finished") || !strings.Contains(r.stdout, "in.txt") ||
+		!strings.Contains(r.stderr, "job "+job.Id+": finished 100%") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 
+	"github.com/cctoolkit/cloudconvert/localserver"
 	"github.com/cctoolkit/cloudconvert/sdk"
 )
 
@@ -27,6 +28,8 @@ type backend struct {
 	env map[string]string
 	// failingJob creates a job that ends in "error" and returns its ID.
 	failingJob func(t *testing.T) string
+	// server is the in-process local server, when the backend is one.
+	server *localserver.Server
 }
 
 func (b *backend) client(t *testing.T) *sdk.Client {

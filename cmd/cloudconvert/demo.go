@@ -108,7 +108,7 @@ seconds once; the result is cached with the local server's data.`,
 			pdf := localserver.SamplePDF(1, "Hello from the local CloudConvert server")
 
 			acct := &accounts.Account{Name: accounts.DefaultName, APIKey: accounts.NewSecret(localserver.DefaultAPIKey),
-				BaseURL: srv.APIURL(), SyncURL: srv.SyncURL(), Source: "the demo's local server"}
+				BaseURL: srv.APIURL(), SyncURL: srv.SyncURL(), SocketIOURL: srv.SocketIOURL(), Source: "the demo's local server"}
 			inv, err := invoke.New(invoke.Options{Integration: descriptor(), Accounts: accounts.NewSet(acct), Policy: invoke.Headless(true), UserAgent: "cloudconvert-cli-demo"})
 			if err != nil {
 				return fail("%v", err)
@@ -135,7 +135,7 @@ seconds once; the result is cached with the local server's data.`,
 			if jobID == "" {
 				return fail("the example script returned no job id")
 			}
-			client, err := sdk.New(acct.APIKey.Reveal(), sdk.WithBaseURL(acct.BaseURL), sdk.WithSyncURL(acct.SyncURL))
+			client, err := sdk.New(acct.APIKey.Reveal(), sdk.WithBaseURL(acct.BaseURL), sdk.WithSyncURL(acct.SyncURL), sdk.WithSocketURL(acct.SocketIOURL))
 			if err != nil {
 				return fail("%v", err)
 			}

@@ -60,7 +60,7 @@ func (e *localEndpoint) account() (*accounts.Account, error) {
 
 func localAccount(info *daemon.Info) *accounts.Account {
 	return &accounts.Account{Name: accounts.DefaultName, APIKey: accounts.NewSecret(localserver.DefaultAPIKey),
-		BaseURL: info.APIURL(), SyncURL: info.SyncURL(),
+		BaseURL: info.APIURL(), SyncURL: info.SyncURL(), SocketIOURL: info.SocketIOURL(),
 		Source: fmt.Sprintf("the local CloudConvert server (pid %d, data in %s)", info.PID, info.DataDir)}
 }
 

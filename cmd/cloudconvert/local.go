@@ -201,6 +201,7 @@ func (c *cli) printLocalStatus(info *daemon.Info, dir string, asJSON bool, probe
 	fmt.Fprintf(tw, "status\trunning\n")
 	fmt.Fprintf(tw, "api\t%s\n", info.APIURL())
 	fmt.Fprintf(tw, "sync api\t%s\n", info.SyncURL())
+	fmt.Fprintf(tw, "realtime events\t%s/socket.io/\n", info.SocketIOURL())
 	fmt.Fprintf(tw, "pid\t%d\n", info.PID)
 	fmt.Fprintf(tw, "data dir\t%s\n", info.DataDir)
 	fmt.Fprintf(tw, "log\t%s\n", info.Log)

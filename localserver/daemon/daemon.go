@@ -79,6 +79,9 @@ func (s *State) APIURL() string { return s.URL + "/v2" }
 // SyncURL is the sync API's base URL.
 func (s *State) SyncURL() string { return s.URL + "/sync/v2" }
 
+// SocketIOURL is the realtime (Socket.IO) endpoint's host.
+func (s *State) SocketIOURL() string { return s.URL }
+
 // ErrNotRunning says that no background server answers for the data
 // directory.
 var ErrNotRunning = errors.New("the background local server is not running")

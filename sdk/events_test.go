@@ -1,0 +1,119 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestSocketURLDefaults: the realtime host follows the descriptor like the
+// sync host: live, sandbox, one host for every region, and unknown beside
+// a custom base URL unless named.
+func TestSocketURLDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"live", nil, "https://socketio.cloudconvert.com"},
+		{"sandbox", []Option{WithSandbox()}, "https://socketio.sandbox.cloudconvert.com"},
+		{"region", []Option{WithRegion("eu-central")}, "https://socketio.cloudconvert.com"},
+		{"custom base", []Option{WithBaseURL("http://127.0.0.1:9/v2")}, ""},
+		{"custom base and socket", []Option{WithBaseURL("http://127.0.0.1:9/v2"), WithSocketURL("http://127.0.0.1:9/")}, "http://127.0.0.1:9"},
+		{"disabled", []Option{WithSocketURL("")}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(testKey, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.SocketURL(); got != tc.want {
+				t.Errorf("SocketURL %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := New(testKey, WithSocketURL("ftp://x")); err == nil {
+		t.Error("an ftp socket URL was accepted")
+	}
+	c, _ := New(testKey, WithSocketURL(""))
+	if _, err := c.SubscribeJob(context.Background(), "x"); !errors.Is(err, ErrNoEvents) {
+		t.Errorf("no endpoint: %v", err)
+	}
+}
+
+// TestWaitProgressFromEvents: with a realtime endpoint, WaitJob's progress
+// comes from the events (Via "events"), not from polling, and the final
+// state from the sync endpoint.
+func TestWaitProgressFromEvents(t *testing.T) {
+	s := startLocal(t)
+	c, err := New(testKey, WithBaseURL(s.APIURL()), WithSyncURL(s.SyncURL()), WithSocketURL(s.SocketIOURL()), WithRetryPolicy(fastRetry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job, err := c.CreateJob(ctx, NewJob("live", map[string]TaskDefinition{
+		"up":  TaskDef("import/upload", nil),
+		"out": TaskDef("export/url", nil, "up"),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []Progress
+	firstEvent := make(chan struct{})
+	var once sync.Once
+	go func() {
+		// Upload once the wait reports (it has subscribed by then).
+		select {
+		case <-firstEvent:
+		case <-ctx.Done():
+			return
+		}
+		for _, tk := range *job.Tasks {
+			if *tk.Name == "up" {
+				img, err := os.ReadFile(filepath.Join(writeImages(t), "a.png"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := c.Upload(ctx, tk.Id, "in.png", bytes.NewReader(img), int64(len(img)), nil); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}()
+	done, err := c.WaitJob(ctx, job.Id, &WaitOptions{PollInterval: time.Hour, Progress: func(p Progress) {
+		mu.Lock()
+		seen = append(seen, p)
+		mu.Unlock()
+		once.Do(func() { close(firstEvent) })
+	}})
+	if err != nil || done.Status != "finished" {
+		t.Fatalf("wait: %v %v", done, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var vias []string
+	sawTaskFinished := false
+	for _, p := range seen[:len(seen)-1] {
+		vias = append(vias, p.Via)
+		if p.Via != "events" {
+			t.Errorf("progress via %q (polling every hour would not have reported it)", p.Via)
+		}
+		for _, tp := range p.Tasks {
+			sawTaskFinished = sawTaskFinished || (tp.Name == "up" && tp.Status == "finished")
+		}
+	}
+	if last := seen[len(seen)-1]; last.Via != "sync" || last.Status != "finished" || last.Percent != 100 {
+		t.Errorf("final progress %+v", last)
+	}
+	if !sawTaskFinished {
+		t.Errorf("no event-driven progress showed the upload finished: %v", vias)
+	}
+}
