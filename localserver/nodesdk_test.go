@@ -157,3 +157,40 @@ func TestNodeSDKIntegrationSuite(t *testing.T) {
 		t.Logf("output mentions the sandbox host:\n%s", out)
 	}
 }
+
+// TestPythonSDKIntegrationSuite runs cloudconvert-python's own
+// tests/integration against the local server (testdata/pythonsdk/run.py
+// points the SDK's endpoint maps here). The SDK is not installable here
+// (no PyPI), so it runs from a checkout named by
+// $CLOUDCONVERT_PYTHON_SUITE, with python3 and requests installed.
+func TestPythonSDKIntegrationSuite(t *testing.T) {
+	suite := os.Getenv("CLOUDCONVERT_PYTHON_SUITE")
+	if suite == "" {
+		t.Skip("the CloudConvert Python SDK cannot be installed here (no PyPI): set CLOUDCONVERT_PYTHON_SUITE to a checkout of github.com/cloudconvert/cloudconvert-python to run its tests/integration")
+	}
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed")
+	}
+	if out, err := exec.Command(py, "-c", "import requests").CombinedOutput(); err != nil {
+		t.Skipf("python3 has no requests module (apt-get install python3-requests): %s", out)
+	}
+	// The suite authenticates with the sandbox key its config.py holds.
+	keyOut, err := exec.Command(py, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from cloudconvert.config import SANDBOX_API_KEY as k; print(k)", suite).Output()
+	if err != nil {
+		t.Fatalf("reading the suite's sandbox key from %s: %v", suite, err)
+	}
+	key := strings.TrimSpace(string(keyOut))
+	e := newEnv(t, func(c *Config) { c.APIKey = key })
+	work := t.TempDir()
+	if err := os.CopyFS(work, os.DirFS(suite)); err != nil {
+		t.Fatal(err)
+	}
+	script, _ := filepath.Abs(filepath.Join("testdata", "pythonsdk", "run.py"))
+	out, err := runNode(t, work, os.Environ(), py, script, work, e.URL)
+	t.Logf("cloudconvert-python tests/integration:\n%s", out)
+	m := regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`).FindStringSubmatch(out)
+	if err != nil || m == nil || m[2] != "0" || m[1] == "0" {
+		t.Fatalf("cloudconvert-python's integration suite did not all pass (%v)", err)
+	}
+}

@@ -83,7 +83,7 @@ func TestOperationsMatchOpenAPI(t *testing.T) {
 	}
 	var routes []string
 	for path, item := range doc.Paths.Map() {
-		if item.Post != nil && !strings.Contains(path, "{") && path != "/jobs" {
+		if item.Post != nil && !strings.Contains(path, "{") && path != "/jobs" && path != "/webhooks" {
 			routes = append(routes, strings.TrimPrefix(path, "/"))
 		}
 	}
