@@ -34,15 +34,17 @@ const SocketIOPath = "/socket.io/"
 // Bounds of the realtime endpoint: connections at once, channels per
 // connection, events waiting for the broadcaster, packets waiting to be
 // written to one connection (beyond it the client is too slow and is
-// disconnected), the size of one incoming message and how long a
-// connection may stay without subscribing to anything.
+// disconnected), the size of one incoming message, how long a client may
+// take to join the namespace, and how long a connection may stay without
+// subscribing to anything.
 const (
-	maxSocketConns      = 1000
-	maxSocketChannels   = 1000
-	realtimeEventQueue  = 4096
-	maxSocketPending    = 1024
-	maxSocketMessage    = 64 << 10
-	socketConnectExpiry = 45 * time.Second
+	maxSocketConns        = 1000
+	maxSocketChannels     = 1000
+	realtimeEventQueue    = 4096
+	maxSocketPending      = 1024
+	maxSocketMessage      = 64 << 10
+	socketConnectExpiry   = 45 * time.Second
+	socketSubscribeExpiry = time.Minute
 )
 
 // realtime is the Socket.IO endpoint.
@@ -51,10 +53,13 @@ type realtime struct {
 	io      *socket.Server
 	handler http.Handler
 	conns   atomic.Int64
+	// subscribeExpiry is socketSubscribeExpiry (tests shorten it).
+	subscribeExpiry atomic.Int64
 }
 
 func newRealtime(s *Server) *realtime {
 	rt := &realtime{s: s}
+	rt.subscribeExpiry.Store(int64(socketSubscribeExpiry))
 	opts := socket.DefaultServerOptions()
 	opts.SetServeClient(false)
 	opts.SetTransports(types.NewSet[transports.TransportCtor](engine.Polling, engine.WebSocket))
@@ -146,7 +151,18 @@ func (c *conn) locked(fn func()) {
 func (rt *realtime) connected(sock *socket.Socket) {
 	rt.conns.Add(1)
 	c := &conn{channels: map[string]bool{}}
-	sock.On("disconnect", func(...any) { rt.conns.Add(-1) })
+	// A connection that subscribes to nothing only holds a slot.
+	expire := time.AfterFunc(time.Duration(rt.subscribeExpiry.Load()), func() {
+		empty := false
+		c.locked(func() { empty = len(c.channels) == 0 })
+		if empty {
+			sock.Disconnect(true)
+		}
+	})
+	sock.On("disconnect", func(...any) {
+		expire.Stop()
+		rt.conns.Add(-1)
+	})
 	// Packets wait in the engine's buffer while the transport is busy; a
 	// client that stops reading would make it grow without bound, so it is
 	// disconnected once maxSocketPending packets wait.

@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zishang520/socket.io/clients/engine/v3/transports"
+	sio "github.com/zishang520/socket.io/clients/socket/v3"
+	"github.com/zishang520/socket.io/v3/pkg/types"
+
 	"github.com/cctoolkit/cloudconvert/sdk"
 )
 
@@ -240,4 +244,23 @@ func TestRealtimeRefusals(t *testing.T) {
 	if _, err := plain.SubscribeJob(ctx, jobID); !errors.Is(err, sdk.ErrNoEvents) {
 		t.Errorf("no endpoint: %v", err)
 	}
+}
+
+// TestRealtimeIdleConnectionsClosed: a connection that subscribes to
+// nothing is closed after a while, so idle connections cannot hold the
+// endpoint's slots.
+func TestRealtimeIdleConnectionsClosed(t *testing.T) {
+	e := newEnv(t)
+	e.srv.rt.subscribeExpiry.Store(int64(100 * time.Millisecond))
+	opts := sio.DefaultOptions()
+	opts.SetForceNew(true)
+	opts.SetReconnection(false)
+	opts.SetTransports(types.NewSet[transports.TransportCtor](transports.WebSocket))
+	sock, err := sio.Connect(e.srv.SocketIOURL(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Disconnect()
+	waitFor(t, "the connection", func() bool { return e.srv.Stats().RealtimeConnections == 1 })
+	waitFor(t, "the idle connection to be closed", func() bool { return e.srv.Stats().RealtimeConnections == 0 })
 }
