@@ -79,6 +79,10 @@ func TestIdleAndStatus(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("not idle 30 s after the last request")
 	}
+	// Idle is one-shot and may have closed before that request (a loaded
+	// machine stretches the steps above past the timeout): wait for the
+	// idle time itself.
+	waitFor(t, "the idle time to pass the timeout again", func() bool { return e.srv.IdleFor() >= idle })
 	if st := status(); st.Jobs["finished"] != 1 || st.TasksRunning != 0 || st.IdleSeconds < idle.Seconds() {
 		t.Errorf("status after the job: %+v", st)
 	}
