@@ -1,6 +1,10 @@
 // Package localserver is a local server that speaks the CloudConvert API v2
-// (jobs, tasks, users, upload forms, export downloads and the sync wait
-// endpoints) and performs the work for real through the engine package.
+// (jobs, tasks, users, account webhooks, upload forms, export downloads and
+// the sync wait endpoints) and performs the work for real through the
+// engine package. Job and task changes are announced once, by one event
+// source (events.go), to the webhooks (webhook.go) and to the realtime
+// Socket.IO endpoint at /socket.io/ (realtime.go), each through a bounded
+// queue.
 //
 // State lives in the store package (embedded SQLite plus files on disk), so
 // jobs, tasks and files survive a restart; every write is committed before
