@@ -40,8 +40,8 @@ const SocketIOPath = "/socket.io/"
 const (
 	maxSocketConns        = 1000
 	maxSocketChannels     = 1000
-	realtimeEventQueue    = 4096
-	maxSocketPending      = 1024
+	realtimeEventQueue    = 1024
+	maxSocketPending      = 256
 	maxSocketMessage      = 64 << 10
 	socketConnectExpiry   = 45 * time.Second
 	socketSubscribeExpiry = time.Minute
