@@ -184,7 +184,7 @@ type Server struct {
 	// events announces job and task changes to webhooks and realtime
 	// subscribers (events.go).
 	events     eventBus
-	deliveries chan delivery // webhook POSTs waiting for a sender
+	deliveries []chan delivery // webhook POSTs waiting, a queue per sender
 	rt         *realtime
 
 	runq    *runQueue

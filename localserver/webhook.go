@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"net/url"
 	"slices"
@@ -34,7 +35,8 @@ import (
 var webhookEvents = []string{EventJobCreated, EventJobFinished, EventJobFailed}
 
 // Bounds of webhook delivery: the events waiting for the dispatcher, the
-// deliveries waiting for a sender, the senders, the time of one attempt,
+// deliveries waiting for the senders (all queues together), the senders,
+// the time of one attempt,
 // and how many webhooks one user may have (the real limit is not
 // documented; this one keeps a user's fan-out small).
 const (
@@ -104,11 +106,15 @@ func (s *Server) startWebhooks(ctx context.Context) error {
 		}
 	}
 	sub := s.events.subscribe("webhooks", hookEventQueue, func(name string) bool { return strings.HasPrefix(name, "job.") })
-	s.deliveries = make(chan delivery, hookDeliveryQueue)
+	// One queue per sender, and a URL always to the same sender: one
+	// endpoint receives its events in order (job.created before
+	// job.finished), different endpoints in parallel.
+	s.deliveries = make([]chan delivery, hookSenders)
 	s.bg.Add(1 + hookSenders)
 	go s.dispatchWebhooks(sub)
-	for range hookSenders {
-		go s.sendWebhooks()
+	for i := range s.deliveries {
+		s.deliveries[i] = make(chan delivery, hookDeliveryQueue/hookSenders)
+		go s.sendWebhooks(s.deliveries[i])
 	}
 	return nil
 }
@@ -146,21 +152,23 @@ func (s *Server) dispatch(e *event) {
 	})
 	sort.Slice(out, func(a, b int) bool { return out[a].hookID < out[b].hookID })
 	for _, d := range out {
+		h := fnv.New32a()
+		h.Write([]byte(d.target))
 		select {
-		case s.deliveries <- d:
+		case s.deliveries[h.Sum32()%uint32(len(s.deliveries))] <- d:
 		default:
 			s.log.Warn("localserver: webhook dropped: too many deliveries pending", "job", d.jobID, "event", d.event, "url", redactURL(d.target))
 		}
 	}
 }
 
-func (s *Server) sendWebhooks() {
+func (s *Server) sendWebhooks(queue <-chan delivery) {
 	defer s.bg.Done()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case d := <-s.deliveries:
+		case d := <-queue:
 			s.deliver(d)
 		}
 	}

@@ -51,7 +51,8 @@ async function rejection(promise) {
 // emitted so far (the SDK offers no acknowledgement of its subscribe; an
 // acknowledged no-op on the same connection comes back after it).
 function settled(cc) {
-    return new Promise((resolve) => cc.socket.emit('unsubscribe', { channel: 'private-none' }, resolve));
+    const acked = new Promise((resolve) => cc.socket.emit('unsubscribe', { channel: 'private-none' }, resolve));
+    return Promise.race([acked, timeout(30000, `the realtime connection (connected: ${cc.socket.connected})`)]);
 }
 
 const timeout = (ms, what) =>
