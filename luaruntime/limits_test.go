@@ -201,6 +201,10 @@ func TestFinding4ConcatOperands(t *testing.T) {
 	if grew > 256<<20 {
 		t.Fatalf("the heap grew by %d MiB", grew>>20)
 	}
+	// Doubling a string in a loop stops at the size limit (it was in the
+	// abuse list, stopped by the process-wide memory watch).
+	res = run(t, rt, `local s = "x" for i = 1, 40 do s = s .. s end return #s`, 60*time.Second)
+	wantError(t, res, "runtime", "'..' would build a string of 33554432 bytes")
 	// Under the limit the operator works as Lua's, metamethods included.
 	res = run(t, rt, `local mt = {__concat = function(a, b) return "<" .. tostring(type(a)) .. "," .. tostring(type(b)) .. ">" end}
 		local t = setmetatable({}, mt)

@@ -1,7 +1,6 @@
 package safelib
 
 import (
-	"regexp"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -87,8 +86,6 @@ func (lib *Lib) rep(L *lua.LState) int {
 	return 1
 }
 
-var fmtWidth = regexp.MustCompile(`%[-+ #0]*(\d*)(?:\.(\d*))?([a-zA-Z%]?)`)
-
 // format wraps gopher-lua's string.format: widths and precisions have at
 // most two digits, as in Lua, and the result's size is bounded before it
 // is built (%q may quote every byte as four).
@@ -96,11 +93,28 @@ func (lib *Lib) format(orig lua.LValue) lua.LGFunction {
 	return func(L *lua.LState) int {
 		f := L.CheckString(1)
 		quoted := false
-		for _, m := range fmtWidth.FindAllStringSubmatch(f, -1) {
-			if len(m[1]) > 2 || len(m[2]) > 2 {
+		for i := 0; i < len(f); i++ {
+			if f[i] != '%' {
+				continue
+			}
+			i++
+			for i < len(f) && strings.IndexByte("-+ #0", f[i]) >= 0 {
+				i++
+			}
+			width := 0
+			for ; i < len(f) && f[i] >= '0' && f[i] <= '9'; i++ {
+				width++
+			}
+			precision := 0
+			if i < len(f) && f[i] == '.' {
+				for i++; i < len(f) && f[i] >= '0' && f[i] <= '9'; i++ {
+					precision++
+				}
+			}
+			if width > 2 || precision > 2 {
 				L.RaiseError("string.format: invalid format (width or precision too long)")
 			}
-			if m[3] == "q" {
+			if i < len(f) && f[i] == 'q' {
 				quoted = true
 			}
 		}
