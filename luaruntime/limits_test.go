@@ -265,6 +265,7 @@ func TestMemoryLimitStopsGrowth(t *testing.T) {
 		{"string pieces", `local t = {} for i = 1, 1e8 do t[i] = string.rep("z", 100000) .. i end`},
 		{"gsub growth", `local t = {} for i = 1, 1e8 do t[i] = string.gsub(string.rep("ab", 500000), "a", "aaa") end`},
 		{"closures", `local t = {} for i = 1, 1e8 do local x = {i, i} t[i] = function() return x end end`},
+		{"gmatch iterators", `local t = {} for i = 1, 1e8 do t[i] = string.gmatch(string.rep("g", 1e6) .. i, "g") end`},
 		{"temporaries in frames", `local function f(n, ...) if n == 0 then local t = {} for i = 1, 1e8 do t[i] = i end end return f(n - 1, string.rep("q", 1e6) .. n, ...) end return (f(150))`},
 	}
 	const limit = 128 << 20

@@ -139,7 +139,9 @@ func (lib *Lib) gmatch(L *lua.LState) int {
 	p := lib.compile(L, "string.gmatch", pat, false)
 	m := lib.matcher(p, s)
 	pos := 0
-	L.Push(L.NewFunction(func(L *lua.LState) int {
+	// The subject is also the iterator's upvalue, so a walk of the
+	// state (luamem) counts it.
+	L.Push(L.NewClosure(func(L *lua.LState) int {
 		if pos > len(s) {
 			return 0
 		}
@@ -156,7 +158,7 @@ func (lib *Lib) gmatch(L *lua.LState) int {
 			pos++
 		}
 		return pushCaptures(L, s, r, true)
-	}))
+	}, lua.LString(s)))
 	return 1
 }
 
