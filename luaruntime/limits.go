@@ -35,6 +35,10 @@ import (
 // allocate much: `..` is a checked call (safelib.Compile), not
 // gopher-lua's CONCAT that joined 180 operands into 2.9 GB at once.
 //
+// The meter relies on gopher-lua calling Context().Done() before every
+// instruction (vm.go's mainLoopWithContext); TestMemoryLimitStopsGrowth
+// and TestFinding4TailRecursionMemory fail if an upgrade stops doing so.
+//
 // Depth: gopher-lua bounds frames (Limits.CallStackSize) but counts tail
 // calls in the frame they replace, and when an error happens with the
 // call stack full it builds a traceback with one line per tail call (20

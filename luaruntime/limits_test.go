@@ -104,6 +104,7 @@ func TestFinding3BuiltinsStopAtTimeLimit(t *testing.T) {
 		{"gsub on 200k characters", `return string.gsub(string.rep('a', 200000), '.-b', '')`},
 		{"gsub n=400", `return string.gsub(string.rep('a', 400), '.-.-.-.-b', 'x')`},
 		{"match", `return string.match(string.rep('a', 5000), '(.-)(.-)(.-)b')`},
+		{"method call", `return ("a"):rep(5000):find('.-.-.-b')`},
 		{"gmatch", `local n = 0 for w in string.gmatch(string.rep('a', 5000), '.-.-.-b') do n = n + 1 end return n`},
 		{"find anchored", `return string.find(string.rep('a', 3000), '^.-.-.-.-c$')`},
 		{"pcall cannot catch it", `local ok, err = pcall(string.find, string.rep('a', 5000), '.-.-.-b') return ok, err`},

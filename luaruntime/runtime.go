@@ -87,7 +87,7 @@ type Approver func(ctx context.Context, req ApprovalRequest) (bool, error)
 type Limits struct {
 	Timeout         time.Duration // whole script; default 30s
 	MaxOutput       int           // bytes of print/dump output; default 1 MiB
-	MaxString       int           // bytes of one string built by string.rep, table.concat, json.encode, ...; default 16 MiB
+	MaxString       int           // bytes of one string built by `..`, string.rep, gsub, table.concat, json.encode, ...; default 16 MiB
 	CallStackSize   int           // Lua call depth; default 200
 	RegistryMaxSize int           // Lua value stack slots; default 256 Ki
 	MaxResponse     int64         // bytes of one API response; default 64 MiB

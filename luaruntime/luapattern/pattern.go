@@ -11,10 +11,7 @@
 // (at most MaxDepth), never by the subject's length.
 package luapattern
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 // MaxCaptures is the most captures a pattern may have (Lua's
 // LUA_MAXCAPTURES).
@@ -586,9 +583,4 @@ func (m *Matcher) minExpand(s, i int) int {
 		}
 		return -1
 	}
-}
-
-// String describes the parsed pattern, for tests and errors.
-func (p *Pattern) String() string {
-	return fmt.Sprintf("pattern(%d items, %d captures, anchored=%v)", len(p.items), p.captures, p.anchored)
 }
