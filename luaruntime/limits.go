@@ -34,10 +34,11 @@ import (
 // 400 MB scripts under a 1 GiB limit), while no single instruction can
 // allocate much: `..` is a checked call (safelib.Compile), not
 // gopher-lua's CONCAT that joined 180 operands into 2.9 GB at once.
-// The estimate follows Go's real sizes and errs high, never low: tables
-// whose string keys come from a constructor count up to 4 times their
-// size (see luamem). The process's RSS can reach about twice what its
-// scripts hold, Go's garbage collector's usual headroom.
+// The estimate follows Go's real sizes: 0.8 to 1.1 times the heap the
+// data takes for most shapes, up to 4 times for tables whose string keys
+// come from a constructor (luamem's TestEstimateTracksHeap). The
+// process's RSS can reach about twice what its scripts hold, Go's
+// garbage collector's usual headroom.
 //
 // The meter relies on gopher-lua calling Context().Done() before every
 // instruction (vm.go's mainLoopWithContext); TestMemoryLimitStopsGrowth
