@@ -41,10 +41,12 @@ type Options struct {
 
 // Request is one request the server answered (or the fault hook did).
 type Request struct {
-	Method, Path, Query string
-	Auth                string // the Authorization header
-	Body                []byte
-	Status              int // 0 while the request is being answered
+	Method string
+	Path   string // as sent, escapes kept (/v2/jobs/a%2Fb)
+	Query  string
+	Auth   string // the Authorization header
+	Body   []byte
+	Status int // 0 while the request is being answered
 	// Response is the answer's body, kept for POST requests only.
 	Response []byte
 }
@@ -112,7 +114,7 @@ func (s *Server) recorder(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: body}
+		rec := Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: body}
 		// Recorded as it arrives (a blocked sync wait shows with Status 0)
 		// and completed when answered.
 		s.mu.Lock()
