@@ -77,6 +77,9 @@ func Start(t testing.TB, o Options) *Server {
 	if len(o.Users) > 0 && len(o.Users[0].APIKeys) > 0 {
 		key = o.Users[0].APIKeys[0]
 	}
+	// The tests import from, and receive webhooks on, loopback servers:
+	// when localserver.Config gains a switch for private URLs (SSRF
+	// protection), it is to be turned on here.
 	ls, err := localserver.New(context.Background(), localserver.Config{
 		DataDir: t.TempDir(),
 		BaseURL: base,
