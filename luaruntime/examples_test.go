@@ -161,6 +161,8 @@ func (e *exampleEnv) serveFile(w http.ResponseWriter, r *http.Request) {
 		w.Write(localserver.SamplePDF(1, "document"))
 	case r.URL.Path == "/page1.pdf" || r.URL.Path == "/page2.pdf":
 		w.Write(localserver.SamplePDF(1, strings.TrimSuffix(r.URL.Path[1:], ".pdf")))
+	case r.URL.Path == "/favicon.ico":
+		http.NotFound(w, r) // Chromium asks for it while capturing the page
 	case r.URL.Path == "/report.docx":
 		// Only the import is promised (the conversion needs LibreOffice).
 		w.Write([]byte("PK\x03\x04 a stand-in for a report"))
