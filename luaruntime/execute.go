@@ -144,7 +144,13 @@ func (x *exec) scriptError(err error) error {
 			if e, ok := x.errs[t]; ok {
 				return e
 			}
-			// error({code = 1}): show the table, not its address.
+			// A table with __tostring reads as it says; error({code = 1})
+			// shows the table, not its address.
+			if mt, ok := t.Metatable.(*lua.LTable); ok && mt.RawGetString("__tostring") != lua.LNil {
+				if msg, ok := x.safeToString(t); ok {
+					return &ScriptError{Kind: "runtime", Message: "error: " + msg}
+				}
+			}
 			return &ScriptError{Kind: "runtime", Message: "error: " + x.describeValue(t)}
 		}
 		if lv, ok := ae.Object.(lua.LString); ok {
@@ -155,6 +161,18 @@ func (x *exec) scriptError(err error) error {
 		}
 	}
 	return &ScriptError{Kind: "runtime", Message: cleanLuaMessage(err.Error())}
+}
+
+// safeToString calls a value's __tostring, which is script code that may
+// itself fail (the script's time limit still bounds it).
+func (x *exec) safeToString(v lua.LValue) (s string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	str, isStr := x.L.ToStringMeta(v).(lua.LString)
+	return string(str), isStr
 }
 
 // describeValue renders a value a script raised, as dump would, cut short.
