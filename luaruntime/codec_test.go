@@ -273,7 +273,9 @@ func TestJSONInLua(t *testing.T) {
 		{`return json.encode({1, nil, 3})`, `json.encode: value: is a list with a hole: item [2] is nil`},
 		{`return json.encode({f = print})`, `json.encode: f: cannot be sent: a function has no JSON form`},
 		{`return json.decode("{")`, `json.decode: invalid JSON at byte 1: expected a field name`},
-		{`return json.encode(string.rep("x", 600) .. string.rep("y", 600))`, `json.encode would build a string of 1202 bytes, more than the limit of 1024`},
+		// 600 quotes fit the limit; their JSON (each escaped) does not.
+		{`return json.encode(string.rep('"', 600))`, `json.encode would build a string of 1202 bytes, more than the limit of 1024`},
+		{`return string.rep("x", 600) .. string.rep("y", 600)`, `'..' would build a string of 1200 bytes, more than the limit of 1024`},
 	} {
 		res := rt.Execute(context.Background(), c.code)
 		got := mustJSON(res.Values)

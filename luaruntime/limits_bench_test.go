@@ -16,7 +16,7 @@ func BenchmarkExecute(b *testing.B) {
 		{"patterns", `local n = 0 for i = 1, 2000 do local k, v = string.match("key" .. i .. " = value" .. i, "(%w+)%s*=%s*(%w+)") if k then n = n + #v end end return n`},
 		{"calls", `local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end return fib(20)`},
 	}
-	rt, err := New(Options{})
+	rt, err := New(Options{Invoker: offlineInvoker(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,23 +9,37 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 )
 
 // Tests for issue 9, findings 3 (the time limit holds inside built-ins)
 // and 4 (memory is bounded per script). Deadlines here only catch hangs.
 
+// offlineInvoker is an invoker with no account: scripts that only compute
+// need nothing more.
+func offlineInvoker(t testing.TB) *invoke.Invoker {
+	t.Helper()
+	inv, err := invoke.New(invoke.Options{Integration: cloudconvert.Descriptor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
 func limitsRuntime(t testing.TB, lim Limits) *Runtime {
 	t.Helper()
-	rt, err := New(Options{Limits: lim})
+	rt, err := New(Options{Invoker: offlineInvoker(t), Limits: lim})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rt
 }
 
-// run executes code and fails the test when it has not returned within
+// runWithin executes code and fails the test when it has not returned within
 // hang.
-func run(t testing.TB, rt *Runtime, code string, hang time.Duration) *Result {
+func runWithin(t testing.TB, rt *Runtime, code string, hang time.Duration) *Result {
 	t.Helper()
 	done := make(chan *Result, 1)
 	go func() { done <- rt.Execute(context.Background(), code) }()
@@ -92,7 +106,7 @@ func peakHeap(fn func()) int64 {
 func TestFinding3StringFindTimeLimit(t *testing.T) {
 	rt := limitsRuntime(t, Limits{Timeout: 300 * time.Millisecond})
 	start := time.Now()
-	res := run(t, rt, `return string.find(string.rep('a', 5000), '.-.-.-b')`, 20*time.Second)
+	res := runWithin(t, rt, `return string.find(string.rep('a', 5000), '.-.-.-b')`, 20*time.Second)
 	wantError(t, res, "timeout", "time limit of 300ms exceeded")
 	t.Logf("stopped after %s", time.Since(start))
 }
@@ -115,7 +129,7 @@ func TestFinding3BuiltinsStopAtTimeLimit(t *testing.T) {
 	rt := limitsRuntime(t, Limits{Timeout: 300 * time.Millisecond})
 	for _, s := range scripts {
 		t.Run(s.name, func(t *testing.T) {
-			res := run(t, rt, s.code, 20*time.Second)
+			res := runWithin(t, rt, s.code, 20*time.Second)
 			wantError(t, res, "timeout", "time limit of 300ms exceeded")
 		})
 	}
@@ -130,7 +144,7 @@ func TestFinding4TailRecursionMemory(t *testing.T) {
 	t.Run("depth limit", func(t *testing.T) {
 		rt := limitsRuntime(t, Limits{Timeout: 30 * time.Second})
 		var res *Result
-		grew := peakHeap(func() { res = run(t, rt, code, 30*time.Second) })
+		grew := peakHeap(func() { res = runWithin(t, rt, code, 30*time.Second) })
 		wantError(t, res, "limit", "nested more than 200000 levels deep, counting tail calls (Limits.MaxCallDepth)")
 		if grew > 64<<20 {
 			t.Fatalf("the heap grew by %d MiB", grew>>20)
@@ -139,7 +153,7 @@ func TestFinding4TailRecursionMemory(t *testing.T) {
 	t.Run("time limit", func(t *testing.T) {
 		rt := limitsRuntime(t, Limits{Timeout: 2 * time.Second, MaxCallDepth: 1 << 40})
 		var res *Result
-		grew := peakHeap(func() { res = run(t, rt, code, 30*time.Second) })
+		grew := peakHeap(func() { res = runWithin(t, rt, code, 30*time.Second) })
 		wantError(t, res, "timeout", "time limit of 2s exceeded")
 		if grew > 64<<20 {
 			t.Fatalf("the heap grew by %d MiB", grew>>20)
@@ -149,7 +163,7 @@ func TestFinding4TailRecursionMemory(t *testing.T) {
 		rt := limitsRuntime(t, Limits{Timeout: 30 * time.Second})
 		var res *Result
 		grew := peakHeap(func() {
-			res = run(t, rt, `local function g(n) if n == 0 then error("deep") end return g(n - 1) end
+			res = runWithin(t, rt, `local function g(n) if n == 0 then error("deep") end return g(n - 1) end
 				local caught = 0
 				for i = 1, 20 do if not pcall(g, 150000) then caught = caught + 1 end end
 				return caught`, 60*time.Second)
@@ -170,7 +184,7 @@ func TestFinding4TracebackBounded(t *testing.T) {
 	rt := limitsRuntime(t, Limits{Timeout: 60 * time.Second})
 	var res *Result
 	grew := peakHeap(func() {
-		res = run(t, rt, `local function deep(n) return 1 + deep(n + 1) end
+		res = runWithin(t, rt, `local function deep(n) return 1 + deep(n + 1) end
 			local function loop(n) if n == 0 then return deep(0) end return loop(n - 1) end
 			return loop(3000000)`, 60*time.Second)
 	})
@@ -181,7 +195,7 @@ func TestFinding4TracebackBounded(t *testing.T) {
 	// Below the depth limit the traceback of a stack overflow is built,
 	// and small.
 	grew = peakHeap(func() {
-		res = run(t, rt, `local function deep(n) return 1 + deep(n + 1) end
+		res = runWithin(t, rt, `local function deep(n) return 1 + deep(n + 1) end
 			local function loop(n) if n == 0 then return deep(0) end return loop(n - 1) end
 			return loop(150000)`, 60*time.Second)
 	})
@@ -197,17 +211,17 @@ func TestFinding4ConcatOperands(t *testing.T) {
 	rt := limitsRuntime(t, Limits{Timeout: 30 * time.Second})
 	code := "local s = string.rep('x', 16 * 2^20)\nreturn #(s" + strings.Repeat("..s", 179) + ")"
 	var res *Result
-	grew := peakHeap(func() { res = run(t, rt, code, 60*time.Second) })
+	grew := peakHeap(func() { res = runWithin(t, rt, code, 60*time.Second) })
 	wantError(t, res, "runtime", "'..' would build a string of 3019898880 bytes, more than the limit of 16777216 (Limits.MaxString)")
 	if grew > 256<<20 {
 		t.Fatalf("the heap grew by %d MiB", grew>>20)
 	}
 	// Doubling a string in a loop stops at the size limit (it was in the
 	// abuse list, stopped by the process-wide memory watch).
-	res = run(t, rt, `local s = "x" for i = 1, 40 do s = s .. s end return #s`, 60*time.Second)
+	res = runWithin(t, rt, `local s = "x" for i = 1, 40 do s = s .. s end return #s`, 60*time.Second)
 	wantError(t, res, "runtime", "'..' would build a string of 33554432 bytes")
 	// Under the limit the operator works as Lua's, metamethods included.
-	res = run(t, rt, `local mt = {__concat = function(a, b) return "<" .. tostring(type(a)) .. "," .. tostring(type(b)) .. ">" end}
+	res = runWithin(t, rt, `local mt = {__concat = function(a, b) return "<" .. tostring(type(a)) .. "," .. tostring(type(b)) .. ">" end}
 		local t = setmetatable({}, mt)
 		return "a" .. 1 .. "b", t .. "x", "x" .. t, "a" .. "b" .. t .. "c" .. "d", pcall(function() return "a" .. nil end)`, 10*time.Second)
 	want := []any{"a1b", "<table,string>", "<string,table>", "ab<table,string>", false, `<string>:3: cannot perform concat operation between string and nil`}
@@ -238,7 +252,7 @@ func TestFinding4ConcurrentScripts(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = run(t, rt, code, 60*time.Second)
+				results[i] = runWithin(t, rt, code, 60*time.Second)
 			}()
 		}
 		wg.Wait()
@@ -274,7 +288,7 @@ func TestMemoryLimitStopsGrowth(t *testing.T) {
 	for _, s := range scripts {
 		t.Run(s.name, func(t *testing.T) {
 			var res *Result
-			grew := peakHeap(func() { res = run(t, rt, s.code, 90*time.Second) })
+			grew := peakHeap(func() { res = runWithin(t, rt, s.code, 90*time.Second) })
 			wantError(t, res, "limit", "it holds more than 128 MiB of Lua data")
 			t.Logf("heap grew by at most %d MiB", grew>>20)
 			if grew > 3*limit {

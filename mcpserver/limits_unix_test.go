@@ -12,6 +12,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
 
@@ -21,11 +23,12 @@ import (
 // client, a script stuck in string.find ends at its limit, whether the
 // client waits or leaves: its goroutine is gone and the process is idle.
 func TestFinding3ExecuteLuaStopsOverHTTP(t *testing.T) {
-	api := newFixtureAPI(t)
-	rt, err := luaruntime.New(luaruntime.Options{
-		Accounts: testAccounts(api.URL + "/v2"),
-		Limits:   luaruntime.Limits{Timeout: 500 * time.Millisecond},
-	})
+	api := newLocalAPI(t)
+	inv, err := invoke.New(invoke.Options{Integration: cloudconvert.Descriptor(), Accounts: testAccounts(api.URL + "/v2"), Policy: invoke.Headless(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, Limits: luaruntime.Limits{Timeout: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
