@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cctoolkit/cloudconvert/internal/testcache"
+
 	"github.com/cctoolkit/cloudconvert/accounts"
 	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
 	"github.com/cctoolkit/cloudconvert/integration/invoke"
@@ -36,14 +38,14 @@ func fixture(t testing.TB, name string) []byte {
 var pdfiumCache string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "luaruntime-pdfium-")
+	dir, cleanup, err := testcache.PDFium("luaruntime-pdfium-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	pdfiumCache = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
