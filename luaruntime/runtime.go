@@ -88,7 +88,9 @@ func New(opts Options) (*Runtime, error) {
 		return nil, errors.New("luaruntime: Options.Invoker is required")
 	}
 	r := &Runtime{opts: opts, lim: opts.Limits.withDefaults(), inv: opts.Invoker, in: opts.Invoker.Integration()}
-	if opts.DefaultAccount != "" {
+	// A named account must exist; the default one may be resolved lazily
+	// (on the first call), so it is not asked for here.
+	if opts.DefaultAccount != "" && opts.DefaultAccount != accounts.DefaultName {
 		if _, err := r.inv.Accounts().Get(opts.DefaultAccount); err != nil {
 			return nil, err
 		}
