@@ -208,7 +208,7 @@ func TestOptimize(t *testing.T) {
 	dir := t.TempDir()
 	bigJPG := writeRaw(t, dir, "photo.jpg", func() []byte {
 		var buf bytes.Buffer
-		if err := encodeImage(&buf, testImage(400, 300), "jpg", 100, false); err != nil {
+		if err := encodeImage(&buf, testImage(400, 300), "jpg", encoding{quality: 100}); err != nil {
 			t.Fatal(err)
 		}
 		return buf.Bytes()
@@ -400,10 +400,11 @@ func TestUnsupported(t *testing.T) {
 		mentions string
 	}{
 		{Request{Operation: "convert", Inputs: []File{png}, OutputFormat: "mp4"}, "bmp, gif, jpg, pdf, png, tiff"},
-		{Request{Operation: "convert", Inputs: []File{pdf}, OutputFormat: "docx"}, "supports: jpg, png"},
+		{Request{Operation: "convert", Inputs: []File{pdf}, OutputFormat: "docx"}, "convert makes: jpg, png, webp"},
 		{Request{Operation: "convert", Inputs: []File{writeRaw(t, dir, "a.mp3", []byte("ID3"))}, OutputFormat: "wav"}, "mp3"},
 		{Request{Operation: "thumbnail", Inputs: []File{png}, OutputFormat: "gif"}, "jpg, png"},
-		{Request{Operation: "watermark", Inputs: []File{png}}, "supported"},
+		{Request{Operation: "pdf/ocr", Inputs: []File{pdf}}, "real CloudConvert service only"},
+		{Request{Operation: "watermrk", Inputs: []File{png}}, `did you mean "watermark"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.req.Operation+"-"+tc.req.OutputFormat, func(t *testing.T) {
@@ -487,7 +488,7 @@ func TestEngineNotAvailable(t *testing.T) {
 		t.Fatalf("message %q", e.Message)
 	}
 	_, err = r.Run(context.Background(), Request{Operation: "capture-website", OutputFormat: "png", Options: map[string]any{"url": "https://example.com"}, OutDir: dir}, nil)
-	if e := wantCode(t, err, CodeEngineNotAvailable); !strings.Contains(e.Message, "install the chromium package") {
+	if e := wantCode(t, err, CodeEngineNotAvailable); !strings.Contains(e.Message, "apt-get install chromium") {
 		t.Fatalf("message %q", e.Message)
 	}
 	for _, e := range r.Engines() {

@@ -24,36 +24,31 @@ import (
 
 // sharedRegistry is started once per test binary: PDFium takes seconds to
 // compile, and the tests also prove that one pool serves many requests.
+// Its compile cache lives in a temporary directory of the test binary
+// (tests never write into the user's cache), removed by TestMain.
 var (
 	sharedOnce sync.Once
 	sharedReg  *Registry
+	sharedTmp  string
 )
 
 func registry(t testing.TB) *Registry {
 	t.Helper()
-	sharedOnce.Do(func() { sharedReg = NewRegistry(Options{PDFiumCacheDir: testCacheDir()}) })
+	sharedOnce.Do(func() { sharedReg = NewRegistry(Options{PDFiumCacheDir: filepath.Join(sharedTmp, "wazero")}) })
 	return sharedReg
 }
 
-// testCacheDir keeps wazero's compiled PDFium between test runs (like
-// GOCACHE keeps builds): a cold start costs ~8 s, ~90 s under -race, and a
-// warm one ~0.2 s. Set ENGINE_TEST_NO_CACHE=1 to measure cold starts.
-func testCacheDir() string {
-	if os.Getenv("ENGINE_TEST_NO_CACHE") != "" {
-		return ""
-	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(dir, "cctoolkit-cloudconvert", "engine-test-wazero")
-}
-
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "engine-test-")
+	if err != nil {
+		panic(err)
+	}
+	sharedTmp = dir
 	code := m.Run()
 	if sharedReg != nil {
 		sharedReg.Close()
 	}
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 

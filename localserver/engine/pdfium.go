@@ -137,7 +137,7 @@ func (r *Registry) renderPages(ctx context.Context, in File, spec renderSpec, pr
 				return newError(CodeInvalidFile, err, "%s: page %d could not be rendered", display, page)
 			}
 			b := img.Bounds()
-			cost, err := planStep(fmt.Sprintf("page %d of %s", page, display), b.Dx(), b.Dy(), mul(int64(b.Dx()), int64(b.Dy()), 4), false, spec.size, spec.format, spec.limits.MaxImageMemory)
+			cost, err := planStep(fmt.Sprintf("page %d of %s", page, display), b.Dx(), b.Dy(), mul(int64(b.Dx()), int64(b.Dy()), 4), false, spec.size, spec.format, spec.enc.lossless, spec.limits.MaxImageMemory)
 			if err != nil {
 				cleanup()
 				return err
