@@ -256,7 +256,7 @@ func (r *Registry) Catalogue() []Capability {
 		Option{Name: "rotation", Type: "integer", Default: 90, Values: []string{"-270", "-180", "-90", "90", "180", "270"},
 			Description: `Degrees to turn the pages clockwise ("+90", "90", "180", "270"; negative values turn counter-clockwise).`})
 	add("pdf/encrypt", "pdf", "pdf", enginePDFCPU,
-		Option{Name: "set_password", Type: "string", Description: "Password needed to open the PDF (AES-256); give this, set_owner_password or both."},
+		Option{Name: "set_password", Type: "string", Description: "Password needed to open the PDF; give this, set_owner_password or both. Encryption is AES-256, or AES-128 when a password has spaces or symbols."},
 		Option{Name: "set_owner_password", Type: "string", Description: "Owner password: with it every restriction below can be lifted. Default: set_password."},
 		optEnum("allow_print", "full", []string{"full", "low", "none"}, "Printing allowed without the owner password: full, low (low resolution) or none."),
 		optEnum("allow_modify", "all", []string{"all", "annotate", "form", "assembly", "none"},
@@ -264,7 +264,7 @@ func (r *Registry) Catalogue() []Capability {
 		Option{Name: "allow_extract", Type: "boolean", Default: true, Description: "Whether copying text and images is allowed without the owner password."},
 		Option{Name: "allow_accessibility", Type: "boolean", Default: true, Description: "Whether screen readers may extract text without the owner password."},
 	)
-	add("pdf/decrypt", "pdf", "pdf", enginePDFCPU,
+	add("pdf/decrypt", "pdf", "pdf", enginePDFium,
 		Option{Name: "password", Type: "string", Description: "The PDF's password (user or owner); may be omitted when the PDF opens without one."})
 	sort.SliceStable(caps, func(i, j int) bool {
 		a, b := caps[i], caps[j]

@@ -11,16 +11,24 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/klippa-app/go-pdfium"
+	"github.com/klippa-app/go-pdfium/references"
+	"github.com/klippa-app/go-pdfium/requests"
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+	"golang.org/x/text/secure/precis"
+	"golang.org/x/text/unicode/norm"
 )
 
 // pdfPages performs the pdf/* page and security operations with pdfcpu,
 // one input at a time.
 func (r *Registry) pdfPages(ctx context.Context, req Request, progress func(int)) (Result, error) {
 	res := pdfResult()
+	if req.Operation == "pdf/decrypt" {
+		res.Engine, res.EngineVersion = enginePDFium, pdfiumVersion()
+	}
 	for i, in := range req.Inputs {
 		if err := checkPDF(in); err != nil {
 			return Result{}, err
@@ -283,25 +291,53 @@ func (r *Registry) encryptPDF(ctx context.Context, req Request, in File) ([]File
 	conf := pdfConf()
 	conf.UserPW, conf.OwnerPW = user, owner
 	conf.EncryptUsingAES, conf.EncryptKeyLength = true, 256
+	if !aes256Password(user) || !aes256Password(owner) {
+		conf.EncryptKeyLength = 128
+	}
 	conf.Permissions = perms
 	return r.pdfTransform(ctx, req, in, func(data []byte, w *bytes.Buffer) error {
 		return api.Encrypt(bytes.NewReader(data), w, conf)
 	})
 }
 
-// decryptPDF removes the encryption; password may be the user or the
-// owner password.
+// decryptPDF removes the encryption with PDFium, which opens a document
+// with its user or its owner password under every standard security
+// handler (pdfcpu refuses AES-256 passwords with spaces), and saves a copy
+// without security.
 func (r *Registry) decryptPDF(ctx context.Context, req Request, in File) ([]File, error) {
 	pw := rawString(req.Options, "password")
-	conf := pdfConf()
-	conf.UserPW, conf.OwnerPW = pw, pw
-	return r.pdfTransform(ctx, req, in, func(data []byte, w *bytes.Buffer) error {
-		err := api.Decrypt(bytes.NewReader(data), w, conf)
-		if err != nil && pw == "" && strings.Contains(err.Error(), "not encrypted") {
+	var out []byte
+	err := r.withPDFiumPassword(ctx, in, pw, func(inst pdfium.Pdfium, doc references.FPDF_DOCUMENT) error {
+		rev, err := inst.FPDF_GetSecurityHandlerRevision(&requests.FPDF_GetSecurityHandlerRevision{Document: doc})
+		if err != nil {
+			return newError(CodeInvalidFile, err, "%s: its encryption cannot be read", displayName(in))
+		}
+		if rev.SecurityHandlerRevision < 0 {
 			return newError(CodeInvalidFile, nil, "%s is not encrypted", displayName(in))
 		}
-		return err
+		saved, err := inst.FPDF_SaveAsCopy(&requests.FPDF_SaveAsCopy{Document: doc, Flags: requests.SaveFlagRemoveSecurity})
+		if err != nil || saved.FileBytes == nil {
+			return newError(CodeInvalidFile, err, "%s could not be saved without its encryption", displayName(in))
+		}
+		out = *saved.FileBytes
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	f, err := writeBytes(req.OutDir, outputNames(req, baseName(in), "pdf", nil)[0], out)
+	if err != nil {
+		return nil, err
+	}
+	return []File{f}, nil
+}
+
+// aes256Password reports whether pdfcpu can take pw under AES-256: it
+// prepares such passwords with the PRECIS identifier profile, which
+// refuses spaces and most symbols. Others are encrypted with AES-128.
+func aes256Password(pw string) bool {
+	_, err := precis.NewIdentifier(precis.BidiRule, precis.Norm(norm.NFKC)).String(pw)
+	return pw == "" || err == nil
 }
 
 // pdfTransform runs a whole-file pdfcpu call and writes its output.
