@@ -491,6 +491,16 @@ func TestEngineNotAvailable(t *testing.T) {
 	if e := wantCode(t, err, CodeEngineNotAvailable); !strings.Contains(e.Message, "apt-get install chromium") {
 		t.Fatalf("message %q", e.Message)
 	}
+	html := writeRaw(t, dir, "page.html", []byte("<h1>hi</h1>"))
+	_, err = r.Run(context.Background(), Request{Operation: "convert", Inputs: []File{html}, OutputFormat: "pdf", OutDir: dir}, nil)
+	if e := wantCode(t, err, CodeEngineNotAvailable); !strings.Contains(e.Message, "convert from html to pdf needs Chromium") || !strings.Contains(e.Message, "apt-get install chromium") {
+		t.Fatalf("message %q", e.Message)
+	}
+	for _, c := range r.Catalogue() {
+		if (c.Engine == "chromium" || c.Engine == "libreoffice") && (c.Available || !strings.Contains(c.Note, "apt-get install")) {
+			t.Fatalf("capability %+v should be unavailable with a note", c)
+		}
+	}
 	for _, e := range r.Engines() {
 		if (e.Name == "libreoffice" || e.Name == "chromium") && (e.Available || e.Note == "") {
 			t.Fatalf("engine %+v should be unavailable with a note", e)
