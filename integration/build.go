@@ -905,8 +905,9 @@ func mustGet(o *Object, key string) any {
 func EncodeJSON(v any, d Dialect) ([]byte, *Error) {
 	e := &encoder{d: d}
 	if err := e.any(v, "", 0); err != nil {
-		if err.Param == "" {
-			err.Param = "value"
+		// Name the value itself: "value", "value[2]", "name.field".
+		if err.Param == "" || strings.HasPrefix(err.Param, "[") {
+			err.Param = "value" + err.Param
 		}
 		return nil, err
 	}

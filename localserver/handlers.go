@@ -18,6 +18,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
 var timeNow = time.Now
@@ -532,15 +535,19 @@ type listEnvelope struct {
 // overflow, and no account has a billion jobs.
 const maxPage = 1_000_000
 
-// pageParams reads per_page (default 100, like the real API) and page; the
-// errors are keyed by the parameter.
-func pageParams(q url.Values) (page, perPage int, e *apiError) {
-	page, perPage = 1, 100
+// pageParams reads per_page and page with the default and limits the spec
+// gives the list function's parameters (the descriptor is the one source:
+// a client refuses per_page 101 for the same reason the server answers
+// 422). The errors are keyed by the parameter.
+func pageParams(q url.Values, function string) (page, perPage int, e *apiError) {
+	fn := cloudconvert.Descriptor().Function(function)
+	perPageMin, perPageMax, perPageDefault := bounds(fn.Param("per_page"), 1, 100, 20)
+	page, perPage = 1, perPageDefault
 	fields := map[string][]string{}
 	if v := q.Get("per_page"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			fields["per_page"] = []string{"The per page must be an integer between 1 and 1000."}
+		if err != nil || n < perPageMin || n > perPageMax {
+			fields["per_page"] = []string{fmt.Sprintf("The per page must be an integer between %d and %d.", perPageMin, perPageMax)}
 		}
 		perPage = n
 	}
@@ -555,6 +562,25 @@ func pageParams(q url.Values) (page, perPage int, e *apiError) {
 		return 0, 0, errInvalid("The given data was invalid.", fields)
 	}
 	return page, perPage, nil
+}
+
+// bounds reads an integer parameter's minimum, maximum and default from
+// the descriptor, with fallbacks for what the spec leaves open.
+func bounds(p *integration.Param, lo, hi, def int) (int, int, int) {
+	if p == nil {
+		return lo, hi, def
+	}
+	s := p.Schema.Resolved()
+	if s.Minimum != nil {
+		lo = int(*s.Minimum)
+	}
+	if s.Maximum != nil {
+		hi = int(*s.Maximum)
+	}
+	if d, ok := s.Default.(float64); ok {
+		def = int(d)
+	}
+	return lo, hi, def
 }
 
 // pageOf cuts one page out of n items: [from, to).
@@ -592,7 +618,7 @@ func (s *Server) envelope(path string, q url.Values, page, perPage, count int, h
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
-	page, perPage, e := pageParams(q)
+	page, perPage, e := pageParams(q, "list_jobs")
 	if e != nil {
 		c.fail(w, e)
 		return
@@ -627,7 +653,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
-	page, perPage, e := pageParams(q)
+	page, perPage, e := pageParams(q, "list_tasks")
 	if e != nil {
 		c.fail(w, e)
 		return

@@ -472,15 +472,10 @@ func collectField(err error, param string, out map[string][]string) {
 	}
 }
 
-// knownOperations lists the operations the document knows.
+// knownOperations lists the task operations of the spec (the descriptor's
+// operations table), sorted.
 func knownOperations() []string {
-	ops := append([]string(nil), specOperations...)
+	ops := cloudconvert.Descriptor().OperationNames()
 	sort.Strings(ops)
 	return ops
 }
-
-var specOperations = []string{"import/url", "import/upload", "import/base64", "import/raw", "import/s3", "import/azure/blob",
-	"import/google-cloud-storage", "import/openstack", "import/sftp", "convert", "optimize", "watermark", "capture-website",
-	"thumbnail", "merge", "archive", "archive/extract", "command", "metadata", "metadata/write", "pdf/a", "pdf/ocr",
-	"pdf/encrypt", "pdf/decrypt", "pdf/split-pages", "pdf/extract-pages", "pdf/rotate-pages", "export/url", "export/s3",
-	"export/azure/blob", "export/google-cloud-storage", "export/openstack", "export/sftp"}
