@@ -142,11 +142,13 @@ func (x *extractor) write(raw string, size int64, src io.Reader) error {
 		err = cerr
 	}
 	x.written += n
+	var e *Error
 	switch {
+	case err != nil && x.ctx.Err() != nil:
+		return x.ctx.Err()
+	case errors.As(err, &e):
+		return e
 	case err != nil:
-		if x.ctx.Err() != nil {
-			return x.ctx.Err()
-		}
 		return newError(CodeInvalidFile, err, "%s: the entry %q cannot be read; the archive is damaged", x.display, short(raw))
 	case n > left:
 		return x.tooBig()
@@ -178,9 +180,12 @@ func (x *extractor) zip(path string) error {
 	if len(zr.File) > x.lim.MaxArchiveEntries-x.entries {
 		return newError(CodeInvalidFile, nil, "%s has %d entries, more than %d, the limit of archive/extract", x.display, len(zr.File), x.lim.MaxArchiveEntries)
 	}
+	left := uint64(x.lim.MaxExtractBytes - x.written)
 	var announced uint64
 	for _, e := range zr.File {
-		announced += min(e.UncompressedSize64, 1<<62)
+		if announced += min(e.UncompressedSize64, 1<<62); announced > left { // checked each step: no overflow
+			return x.tooBig()
+		}
 		mode := e.Mode()
 		switch {
 		case mode&os.ModeSymlink != 0:
@@ -188,9 +193,6 @@ func (x *extractor) zip(path string) error {
 		case !mode.IsRegular() && !mode.IsDir():
 			return x.specialRefused(e.Name)
 		}
-	}
-	if announced > uint64(x.lim.MaxExtractBytes-x.written) {
-		return x.tooBig()
 	}
 	for _, e := range zr.File {
 		if err := x.count(); err != nil {
