@@ -101,6 +101,12 @@ func TestWebPOutput(t *testing.T) {
 			}
 		})
 	}
+	// The encoder's memory is budgeted before it runs.
+	big := writeImage(t, dir, "big.png", 400, 300)
+	_, err := run(t, Request{Operation: "convert", Inputs: []File{big}, OutputFormat: "webp", Limits: Limits{MaxImageMemory: 4 << 20}})
+	if e := wantCode(t, err, CodeInvalidOptions); !strings.Contains(e.Message, "as a 400x300 webp needs") {
+		t.Fatalf("over budget: %s", e.Message)
+	}
 	pdf := writePDF(t, dir, "doc.pdf", 2, 100, 80, nil)
 	res := mustRun(t, Request{Operation: "convert", Inputs: []File{pdf}, OutputFormat: "webp", Options: map[string]any{"pages": "2"}})
 	if len(res.Files) != 1 || res.Files[0].Name != "doc.webp" {

@@ -678,6 +678,27 @@ func BenchmarkImageConvertPNGToJPG(b *testing.B) {
 	}
 }
 
+// BenchmarkImageConvertPNGToWebP: the same image as PNGToJPG, written by
+// libwebp on wazero (lossy at the default quality, and lossless).
+func BenchmarkImageConvertPNGToWebP(b *testing.B) {
+	dir := b.TempDir()
+	png := writeImage(b, dir, "a.png", 1024, 768)
+	if os.Getenv("WEBP_BENCH_BIG") != "" {
+		png = writeImage(b, dir, "a.png", 2048, 1536)
+	}
+	r := registry(b)
+	for _, lossless := range []bool{false, true} {
+		b.Run(fmt.Sprintf("lossless=%v", lossless), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := r.Run(context.Background(), Request{Operation: "convert", Inputs: []File{png}, OutputFormat: "webp",
+					OutDir: b.TempDir(), Options: map[string]any{"lossless": lossless}}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkPDFiumInit measures starting the PDFium WebAssembly pool, cold
 // and with wazero's on-disk compilation cache (Options.PDFiumCacheDir) warm.
 func BenchmarkPDFiumInit(b *testing.B) {
