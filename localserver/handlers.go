@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -226,6 +227,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	inputs := map[string][]string{}
+	uses := map[string]string{} // watermark tasks' image tasks: dependencies beside input
 	inputsOK := true
 	for _, name := range names {
 		def := defs[name]
@@ -253,12 +255,27 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 			}
 		}
 		inputs[name] = in
+		if ref := imageRef(op, def); ref != "" {
+			if _, exists := defs[ref]; !exists {
+				inputsOK = false
+				fields[key+".image"] = append(fields[key+".image"], fmt.Sprintf("The image task %q does not exist in this job.", short(ref)))
+			} else {
+				uses[name] = ref
+			}
+		}
 		for field, msg := range requiredFieldErrors(op, def, c.spilled(name, def)) {
 			fields[key+"."+field] = append(fields[key+"."+field], msg)
 		}
 	}
 	if inputsOK && len(names) > 0 {
-		if cyc := findCycle(names, inputs); cyc != nil {
+		graph := make(map[string][]string, len(inputs))
+		for n, in := range inputs {
+			graph[n] = in
+			if ref, ok := uses[n]; ok {
+				graph[n] = append(slices.Clone(in), ref)
+			}
+		}
+		if cyc := findCycle(names, graph); cyc != nil {
 			fields["tasks"] = append(fields["tasks"], "The inputs of the tasks form a cycle: "+strings.Join(cyc, " -> "))
 		}
 	}
@@ -300,6 +317,9 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 		deps := []string{}
 		for _, in := range inputs[n] {
 			deps = append(deps, ids[in])
+		}
+		if ref, ok := uses[n]; ok {
+			deps = append(deps, ids[ref])
 		}
 		t := s.newTask(ids[n], def["operation"].(string), payload, deps, c.user, created)
 		t.Name, t.JobID = strp(n), strp(job.ID)
@@ -678,11 +698,18 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	fields := map[string][]string{}
+	deps := append([]string{}, in...)
 	s.rlocked(func() {
 		for _, id := range in {
 			if s.ownTask(id, c.user) == nil {
 				fields["input"] = append(fields["input"], fmt.Sprintf("The input task %q does not exist.", short(id)))
 			}
+		}
+		if ref := imageRef(op, body); ref != "" {
+			if s.ownTask(ref, c.user) == nil {
+				fields["image"] = append(fields["image"], fmt.Sprintf("The image task %q does not exist.", short(ref)))
+			}
+			deps = append(deps, ref)
 		}
 	})
 	inline := c.spilled("", body)
@@ -711,7 +738,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, c *call) {
 		id = c.spills[""].taskID
 		delete(payload, "file") // the content is in the spool, never echoed back
 	}
-	t := s.newTask(id, op, payload, append([]string{}, in...), c.user, now())
+	t := s.newTask(id, op, payload, deps, c.user, now())
 	t.local.Inline = inline
 	if s.createStandalone(w, c, t) {
 		c.adopt("")
@@ -764,17 +791,35 @@ const (
 // real API refuses a task (422), checked at creation so that the mistake
 // is reported where it is made rather than as a failed task later.
 var requiredFields = map[string][]string{
-	"import/url":      {"url"},
-	"import/base64":   {"file", "filename"},
-	"import/raw":      {"file", "filename"},
-	"capture-website": {"url"},
-	"convert":         {"input", "output_format"},
-	"optimize":        {"input"},
-	"thumbnail":       {"input", "output_format"},
-	"merge":           {"input", "output_format"},
-	"archive":         {"input", "output_format"},
-	"metadata":        {"input"},
-	"export/url":      {"input"},
+	"import/url":        {"url"},
+	"import/base64":     {"file", "filename"},
+	"import/raw":        {"file", "filename"},
+	"capture-website":   {"url"},
+	"convert":           {"input", "output_format"},
+	"watermark":         {"input"},
+	"archive/extract":   {"input"},
+	"metadata/write":    {"input"},
+	"pdf/split-pages":   {"input"},
+	"pdf/extract-pages": {"input"},
+	"pdf/rotate-pages":  {"input"},
+	"pdf/encrypt":       {"input"},
+	"pdf/decrypt":       {"input"},
+	"optimize":          {"input"},
+	"thumbnail":         {"input", "output_format"},
+	"merge":             {"input", "output_format"},
+	"archive":           {"input", "output_format"},
+	"metadata":          {"input"},
+	"export/url":        {"input"},
+}
+
+// imageRef is the task a watermark's image option names ("" for none or
+// a URL): the task runs after it, like after its inputs.
+func imageRef(op string, def map[string]any) string {
+	v, _ := def["image"].(string)
+	if op != "watermark" || v == "" || strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
+		return ""
+	}
+	return v
 }
 
 // requiredFieldErrors checks def (a task's fields) for op; spooled says

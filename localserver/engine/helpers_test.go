@@ -27,6 +27,8 @@ import (
 
 // sharedRegistry is started once per test binary: PDFium takes seconds to
 // compile, and the tests also prove that one pool serves many requests.
+// Its compile cache lives in a temporary directory of the test binary
+// (tests never write into the user's cache), removed by TestMain.
 var (
 	sharedOnce sync.Once
 	sharedReg  *Registry
