@@ -375,3 +375,51 @@ func writeFile(t testing.TB, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestWriteAskOverHTTP: the same questions over streamable HTTP (whose
+// stateful handler speaks 2025-11-25 at most, so the server asks while it
+// serves the call, over the request's event stream): an execute_lua script
+// with two writes is asked twice and runs once.
+func TestWriteAskOverHTTP(t *testing.T) {
+	api := newLocalAPI(t)
+	srv := askServer(t, api)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeHTTP(ctx, "127.0.0.1:0", func(u string) { urls <- u }) }()
+	var url string
+	select {
+	case url = <-urls:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not start")
+	}
+	e := &elicitor{answers: []*mcp.ElicitResult{allow, allow}}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "http-client", Version: "1"}, &mcp.ClientOptions{ElicitationHandler: e.handle}).
+		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Reset()
+	res := call(t, cs, "execute_lua", map[string]any{"code": `
+local cc = app.integrations.cloudconvert
+local a = cc.create_job({tag = "h1", tasks = {{operation = "import/base64", file = "eA==", filename = "a.txt"}}})
+local b = cc.create_job({tag = "h2", tasks = {{operation = "import/base64", file = "eA==", filename = "a.txt"}}})
+return a.data.tag .. b.data.tag`})
+	if res.IsError || !strings.Contains(text(res), "h1h2") {
+		t.Fatalf("script: %s", text(res))
+	}
+	if n := len(e.asked()); n != 2 {
+		t.Errorf("asked %d times, want 2", n)
+	}
+	if p := posts(api); len(p) != 2 {
+		t.Errorf("posts %+v", p)
+	}
+	cs.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ServeHTTP: %v", err)
+	}
+}

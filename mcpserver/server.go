@@ -14,9 +14,11 @@
 // [luaruntime.Runtime.Execute]. So argument checks, the policy, the
 // transport's retries, errors and the hiding of API keys are shared.
 //
-// Write functions follow the runtime's policy: when it denies writes they
-// are not listed, and a call to one anyway is answered by the runtime's
-// permission error.
+// Write functions follow the runtime's policy: when it (and every
+// account's permissions) denies writes they are not listed, and a call to
+// one anyway is answered by the runtime's permission error. A call the
+// policy sets to ask is put to the user through the client's elicitation
+// (see approve.go), also inside execute_lua.
 package mcpserver
 
 import (

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
 
 	"github.com/cctoolkit/cloudconvert/integration"
@@ -58,13 +59,15 @@ const (
 )
 
 // errNoTerminal is the refusal of an Ask where no one can answer.
-var errNoTerminal = errors.New("there is no terminal to ask on (stdin and stderr are not both a terminal)")
+var errNoTerminal = errors.New("there is no terminal to ask on (stderr is not a terminal)")
 
 // openTerminal is the production cli.tty: the controlling terminal, when
-// stderr (where the prompt goes) is one.
-func openTerminal(stderr io.Writer, getenv func(string) string) func() (io.Reader, error) {
+// stderr (where the prompt goes) is one. (Unlike progress bars, a prompt
+// needs no more than a dumb terminal.)
+func openTerminal(stderr io.Writer) func() (io.Reader, error) {
 	return func() (io.Reader, error) {
-		if !isTerminal(stderr, getenv) {
+		fd, ok := stderr.(interface{ Fd() uintptr })
+		if !ok || !(isatty.IsTerminal(fd.Fd()) || isatty.IsCygwinTerminal(fd.Fd())) {
 			return nil, errNoTerminal
 		}
 		f, err := os.Open("/dev/tty")

@@ -61,7 +61,7 @@ func TestTerminalApproval(t *testing.T) {
 		{"call: no", "n\n", noAccounts, []string{"call", "create_job", job}, 1, "", "write operations are set to ask, and the call was not approved: refused at the terminal prompt; run again with --allow-write (or --write=allow) to allow writes", 1, 0},
 		{"call: empty line is no", "\n", noAccounts, []string{"call", "create_job", job}, 1, "", "refused at the terminal prompt", 1, 0},
 		{"call: end of input", "", noAccounts, []string{"call", "create_job", job}, 1, "", "the terminal gave no answer (end of input)", 1, 0},
-		{"call: no terminal", "-", noAccounts, []string{"call", "create_job", job}, 1, "", "write operations are set to ask, and the call was not approved: there is no terminal to ask on (stdin and stderr are not both a terminal); run again with --allow-write (or --write=allow) to allow writes", 0, 0},
+		{"call: no terminal", "-", noAccounts, []string{"call", "create_job", job}, 1, "", "write operations are set to ask, and the call was not approved: there is no terminal to ask on (stderr is not a terminal); run again with --allow-write (or --write=allow) to allow writes", 0, 0},
 		{"call: --allow-write", "-", noAccounts, []string{"call", "create_job", job, "--allow-write"}, 0, `"tag": "tty"`, "", 0, 1},
 		{"call: --write=allow", "n\n", noAccounts, []string{"call", "create_job", job, "--write=allow"}, 0, `"tag": "tty"`, "", 0, 1},
 		{"call: --write=deny", "y\n", noAccounts, []string{"call", "create_job", job, "--write=deny"}, 1, "", "write operations are not allowed; run again with --allow-write", 0, 0},

@@ -114,7 +114,7 @@ without use. See cloudconvert local --help.`,
 // Main runs the CLI and returns the exit status.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, environ func() []string) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, environ: environ, build: readBuildInfo()}
-	c.tty = openTerminal(stderr, getenv)
+	c.tty = openTerminal(stderr)
 	return c.main(args)
 }
 
