@@ -212,6 +212,12 @@ func TestDocExamplesLua(t *testing.T) {
 				t.Errorf("webhook %+v", ev)
 			}
 		}},
+		{"docs:cloudconvert.errors#1", func(t *testing.T, code string) {
+			// The errors page's example: an API error and an argument error, caught.
+			if out := runLua(t, rt, code).Output; out != "api_error\t404\tNOT_FOUND\nJob not found\ninvalid_argument\tjob_id\n" {
+				t.Errorf("output %q", out)
+			}
+		}},
 		{"docs:integrations.cloudconvert#1", func(t *testing.T, code string) {
 			// The accounts the docs name, configured here.
 			named := cloudconvert.Descriptor().Accounts

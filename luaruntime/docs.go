@@ -89,7 +89,7 @@ func (r *Runtime) ReadDoc(name string) (string, error) {
 // ListDocsText is lua_list_docs' answer.
 func (r *Runtime) ListDocsText() string {
 	var b strings.Builder
-	b.WriteString("Docs pages (read one with lua_read_doc(name) or docs.read(name)):\n")
+	b.WriteString("Docs pages (read one with lua_read_doc(page) or docs.read(page)):\n")
 	for _, p := range r.in.Docs {
 		fmt.Fprintf(&b, "- %s: %s\n", p.Name, p.Title)
 	}

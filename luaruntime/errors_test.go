@@ -7,13 +7,47 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
 	"github.com/cctoolkit/cloudconvert/integration"
 )
 
-// documentedErrorFields are the fields a caught error table may have
-// (issue 12; the errors docs page lists them).
-var documentedErrorFields = []string{"kind", "function", "param", "status", "code", "message", "errors", "retry_after", "request_id", "outcome_unknown", "attempts", "where"}
+// documentedErrorFields are the fields a caught error table may have:
+// those the errors docs page lists (issue 12).
+func documentedErrorFields() []string {
+	var out []string
+	for _, f := range integration.ErrorFieldDocs() {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+// TestErrorsPageListsEveryField: the errors page (generated from
+// integration.ErrorFieldDocs) names each field an error table can have,
+// and every field of a fully set error is documented.
+func TestErrorsPageListsEveryField(t *testing.T) {
+	page := cloudconvert.Descriptor().Doc("cloudconvert.errors")
+	if page == nil {
+		t.Fatal("no cloudconvert.errors page")
+	}
+	want := []string{"kind", "function", "param", "status", "code", "message", "errors", "retry_after", "request_id", "outcome_unknown", "attempts", "where"}
+	if got := documentedErrorFields(); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
+		t.Errorf("documented fields %v, want %v", got, want)
+	}
+	for _, f := range want {
+		if !strings.Contains(page.Text, "| `"+f+"` |") {
+			t.Errorf("the errors page has no row for %q", f)
+		}
+	}
+	full := &integration.Error{Kind: integration.KindAPI, Function: "f", Param: "p", Status: 429, Code: "C", Message: "m",
+		Errors: map[string][]string{"a": {"b"}}, RetryAfter: time.Second, RequestID: "r", OutcomeUnknown: true, Attempts: 2, Where: "x:1:"}
+	for k := range full.Fields() {
+		if !slices.Contains(want, k) {
+			t.Errorf("Fields has %q, which the errors page does not document", k)
+		}
+	}
+}
 
 // TestErrorTableFromLocalServer is issue 12's check, against the local
 // server: a caught error is a plain table that pairs() walks.
@@ -49,7 +83,7 @@ return table.concat(fields, ","), tostring(e), e.where, e.message, e.kind, e["fu
 	}
 	fields := strings.Split(res.Values[0].(string), ",")
 	for _, k := range fields {
-		if !slices.Contains(documentedErrorFields, k) {
+		if !slices.Contains(documentedErrorFields(), k) {
 			t.Errorf("undocumented field %q", k)
 		}
 	}

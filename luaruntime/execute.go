@@ -10,6 +10,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/luaruntime/safelib"
 )
 
@@ -69,9 +70,9 @@ func (r *Runtime) Execute(ctx context.Context, code string) *Result {
 // name it ("job.lua:3: ...").
 func (r *Runtime) ExecuteFile(ctx context.Context, name, code string) *Result {
 	start := time.Now()
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, r.lim.Timeout, &errLimit{timeoutMessage(r.lim.Timeout)})
-	defer cancelTimeout()
-	ctx, cancel := context.WithCancelCause(ctx)
+	clock := newScriptClock(ctx, r.lim.Timeout, &errLimit{timeoutMessage(r.lim.Timeout)})
+	defer clock.stop()
+	ctx, cancel := context.WithCancelCause(invoke.WithAskHook(clock, clock.pause))
 	defer cancel(nil)
 	x := &exec{r: r, ctx: ctx, cancel: cancel}
 	res := &Result{}

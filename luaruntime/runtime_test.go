@@ -431,7 +431,7 @@ return table.concat(names, ","), hits[1].name, ref:sub(1, 40), page == short, to
 	for _, p := range cloudconvert.Descriptor().Docs {
 		want = append(want, p.Name)
 	}
-	if v[0] != strings.Join(want, ",") || !strings.HasPrefix(v[0].(string), "cloudconvert,integrations.cloudconvert,cloudconvert.create_job") ||
+	if v[0] != strings.Join(want, ",") || !strings.HasPrefix(v[0].(string), "cloudconvert,integrations.cloudconvert,cloudconvert.errors,cloudconvert.create_job") ||
 		!strings.Contains(v[2].(string), "CloudConvert — Lua API Reference") || v[3] != true ||
 		!strings.Contains(v[4].(string), `did you mean "cloudconvert.create_job"`) || v[5] != "Docs pages " || v[6] != true {
 		t.Fatalf("%#v", v)

@@ -213,7 +213,7 @@ func TestCommandUsageErrors(t *testing.T) {
 	}{
 		{[]string{"mcp", "--http", "0.0.0.0:8931"}, "not a loopback address"},
 		{[]string{"mcp", "--http", ":8931"}, "every network interface"},
-		{[]string{"mcp", "--write=maybe"}, "--write must be deny or allow"},
+		{[]string{"mcp", "--write=maybe"}, "--write must be deny, ask or allow"},
 		{[]string{"mcp", "--max-output", "0"}, "--max-output"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

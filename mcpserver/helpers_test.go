@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -89,15 +90,23 @@ type setup struct {
 	allowWrite bool
 	maxOutput  int
 	base       string // REST base URL
+	// policy, when set, replaces allowWrite's; denyHint is its hint.
+	policy          invoke.Policy
+	denyHint        string
+	approvalTimeout time.Duration
 }
 
 func newServer(t testing.TB, s setup) *Server {
 	t.Helper()
+	policy, hint := invoke.Headless(s.allowWrite), "restart the MCP server with --write=allow"
+	if s.policy != (invoke.Policy{}) {
+		policy, hint = s.policy, s.denyHint
+	}
 	inv, err := invoke.New(invoke.Options{
 		Integration: cloudconvert.Descriptor(),
 		Accounts:    testAccounts(s.base),
-		Policy:      invoke.Headless(s.allowWrite),
-		DenyHint:    "restart the MCP server with --write=allow",
+		Policy:      policy,
+		DenyHint:    hint,
 		UserAgent:   "mcpserver-test",
 	})
 	if err != nil {
@@ -107,7 +116,7 @@ func newServer(t testing.TB, s setup) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Runtime: rt, MaxOutput: s.maxOutput, Name: "cloudconvert-test", Version: "test"})
+	srv, err := New(Options{Runtime: rt, MaxOutput: s.maxOutput, Name: "cloudconvert-test", Version: "test", ApprovalTimeout: s.approvalTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

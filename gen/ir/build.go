@@ -152,6 +152,21 @@ func (b *builder) integration() *Integration {
 				b.errorf(f.Errors.Pos, "error status %d is not a 4xx or 5xx status", s)
 			}
 		}
+		seen := map[string]bool{}
+		for _, c := range f.Errors.Codes {
+			switch {
+			case c.Code == "":
+				b.errorf(c.Pos, "errors.codes: an entry has no code")
+			case seen[c.Code]:
+				b.errorf(c.Pos, "errors.codes: %s is listed twice", c.Code)
+			case c.Description == "":
+				b.errorf(c.Pos, "errors.codes: %s has no description", c.Code)
+			case c.Status != 0 && !slices.Contains(f.Errors.Statuses, c.Status):
+				b.errorf(c.Pos, "errors.codes: %s has status %d, which errors.statuses does not list", c.Code, c.Status)
+			}
+			seen[c.Code] = true
+			in.ErrorCodes = append(in.ErrorCodes, ErrorCode{Code: c.Code, Status: c.Status, Description: strings.TrimSpace(c.Description)})
+		}
 	}
 	if f.MultiAccount != nil {
 		d.Accounts = f.MultiAccount.Accounts

@@ -80,6 +80,18 @@ type ErrorsDecl struct {
 	Pos      Pos    `yaml:"-"`
 	Ref      string `yaml:"ref"`
 	Statuses []int  `yaml:"statuses"`
+	// Codes are the API's common error codes, for the errors docs page.
+	Codes []ErrorCode `yaml:"codes"`
+}
+
+// ErrorCode is one of the API's error codes.
+type ErrorCode struct {
+	Pos  Pos    `yaml:"-"`
+	Code string `yaml:"code"`
+	// Status is the HTTP status that carries it; 0 for a code that is not
+	// an error answer (a failed task's code, say).
+	Status      int    `yaml:"status"`
+	Description string `yaml:"description"`
 }
 
 // MultiAccountDecl gives the example account names used in the docs.

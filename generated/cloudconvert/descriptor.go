@@ -1716,6 +1716,11 @@ func build() *integration.Integration {
 			Title: "CloudConvert — Lua API Reference",
 		},
 		{
+			Name:  "cloudconvert.errors",
+			Text:  page("docs/errors.md"),
+			Title: "CloudConvert errors: the fields of a caught error, its kinds and the API's codes",
+		},
+		{
 			Name:  "cloudconvert.create_job",
 			Text:  page("docs/functions/create_job.md"),
 			Title: "cloudconvert.create_job: Create a new CloudConvert job. A job groups one or more tasks (import, convert, export) into a single workflow.",

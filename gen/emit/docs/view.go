@@ -22,7 +22,24 @@ type View struct {
 	DerivedExample                   string // Lua calling the first function with fitting values
 	MultiAccount                     []string
 	Functions                        []FunctionView
+	Errors                           ErrorsView
 }
+
+// ErrorsView is the errors page.
+type ErrorsView struct {
+	Page        string // cloudconvert.errors
+	ReadDocCall string // lua_read_doc("cloudconvert.errors")
+	Fields      []ParamRow
+	Kinds       []KindRow
+	Codes       []CodeRow
+	Example     string // Lua: catch an API error and an argument error; "" when no function fits
+}
+
+// KindRow is a row of the kinds table.
+type KindRow struct{ Kind, Meaning, Action string }
+
+// CodeRow is a row of the codes table.
+type CodeRow struct{ Code, Status, Description string }
 
 // FunctionView is one function.
 type FunctionView struct {
@@ -80,7 +97,58 @@ func newView(in *ir.Integration) View {
 		v.DerivedExample = derivedExample(d, d.Functions[0])
 	}
 	v.MultiAccount = multiAccount(d)
+	v.Errors = errorsView(in)
 	return v
+}
+
+func errorsView(in *ir.Integration) ErrorsView {
+	ev := ErrorsView{Page: ErrorsPage(in), ReadDocCall: `lua_read_doc("` + ErrorsPage(in) + `")`, Example: errorsExample(in.Desc)}
+	for _, f := range integration.ErrorFieldDocs() {
+		ev.Fields = append(ev.Fields, ParamRow{Name: "`" + f.Name + "`", Type: f.Type, Description: cell(f.Doc)})
+	}
+	for _, k := range integration.ErrorKindDocs() {
+		ev.Kinds = append(ev.Kinds, KindRow{Kind: "`" + string(k.Kind) + "`", Meaning: cell(k.Doc), Action: cell(k.Action)})
+	}
+	for _, c := range in.ErrorCodes {
+		st := "—"
+		if c.Status != 0 {
+			st = strconv.Itoa(c.Status)
+		}
+		ev.Codes = append(ev.Codes, CodeRow{Code: "`" + c.Code + "`", Status: st, Description: cell(c.Description)})
+	}
+	return ev
+}
+
+// errorsExample catches an API error (a get of something that does not
+// exist) and an argument error (the same call without its argument), with
+// the first read function that takes one required string path parameter.
+func errorsExample(in *integration.Integration) string {
+	for _, fn := range in.Functions {
+		var path *integration.Param
+		required := 0
+		for _, p := range fn.Params {
+			if p.Required {
+				required++
+				if p.In == integration.InPath && p.Schema.Resolved().Type == integration.TypeString {
+					path = p
+				}
+			}
+		}
+		if fn.Kind != integration.Read || fn.Wait != nil || required != 1 || path == nil {
+			continue
+		}
+		return fmt.Sprintf(`local %[1]s = %[2]s
+local ok, err = pcall(%[1]s.%[3]s, {%[4]s = "does-not-exist"})
+if not ok then
+  print(err.kind, err.status, err.code)
+  print(err.message)
+end
+
+-- A wrong argument is caught the same way, before anything is sent:
+ok, err = pcall(%[1]s.%[3]s, {})
+print(err.kind, err.param)`, in.Slug, in.LuaPath, fn.Name, LuaKey(path.Name))
+	}
+	return ""
 }
 
 func functionView(in *ir.Integration, fn *ir.Function) FunctionView {

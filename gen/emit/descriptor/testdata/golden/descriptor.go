@@ -442,6 +442,11 @@ func build() *integration.Integration {
 			Title: "Printshop — Lua API Reference",
 		},
 		{
+			Name:  "printshop.errors",
+			Text:  page("docs/errors.md"),
+			Title: "Printshop errors: the fields of a caught error, its kinds and the API's codes",
+		},
+		{
 			Name:  "printshop.create_job",
 			Text:  page("docs/functions/create_job.md"),
 			Title: "printshop.create_job: Create a print job.",
