@@ -41,7 +41,7 @@ type callMeta struct {
 func newCallCmd(c *cli) *cobra.Command {
 	var params []string
 	var asJSON, dryRun, allowWrite bool
-	var account string
+	var account, workspace string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "call FUNCTION [JSON]",
@@ -83,7 +83,7 @@ func newCallCmd(c *cli) *cobra.Command {
 				ctx, cancel = contextWithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			rt, err := c.callRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account, timeout: timeout}, dryRun)
+			rt, err := c.callRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account, timeout: timeout, workspace: workspace}, dryRun)
 			if err != nil {
 				return err
 			}
@@ -141,6 +141,7 @@ func newCallCmd(c *cli) *cobra.Command {
 	f.BoolVar(&allowWrite, "allow-write", false, "allow write functions (create_job, create_task)")
 	f.StringVar(&account, "account", "", "the account to use")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	f.StringVar(&workspace, "workspace", "", workspaceUsage)
 	return cmd
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 func newLuaCmd(c *cli) *cobra.Command {
-	var code, account string
+	var code, account, workspace string
 	var asJSON, allowWrite bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -46,7 +46,7 @@ still printed, and the exit status is 1.`,
 			}
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
-			rt, err := c.newRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account, limits: luaruntime.Limits{Timeout: timeout}})
+			rt, err := c.newRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account, limits: luaruntime.Limits{Timeout: timeout}, workspace: workspace})
 			if err != nil {
 				return err
 			}
@@ -81,5 +81,6 @@ still printed, and the exit status is 1.`,
 	f.BoolVar(&allowWrite, "allow-write", false, "allow write functions (create_job, create_task)")
 	f.StringVar(&account, "account", "", "the account app.integrations.cloudconvert.* uses by default")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "stop the script after this long")
+	f.StringVar(&workspace, "workspace", "", workspaceUsage)
 	return cmd
 }

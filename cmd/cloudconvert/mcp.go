@@ -16,7 +16,7 @@ import (
 )
 
 func newMCPCmd(c *cli) *cobra.Command {
-	var write, httpAddr, account string
+	var write, httpAddr, account, workspace string
 	var maxOutput int
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -57,7 +57,11 @@ replies to the requests still running are sent before the server exits.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			rt, err := c.newMCPRuntime(ctx, allowWrite, account, luaruntime.Limits{Timeout: timeout})
+			ws, err := workspaceDir(workspace)
+			if err != nil {
+				return err
+			}
+			rt, err := c.newMCPRuntime(ctx, allowWrite, account, luaruntime.Limits{Timeout: timeout}, ws)
 			if err != nil {
 				return err
 			}
@@ -90,11 +94,12 @@ replies to the requests still running are sent before the server exits.`,
 	f.IntVar(&maxOutput, "max-output", mcpserver.DefaultMaxOutput, "cut a tool result's text at this many bytes (with a note saying so)")
 	f.StringVar(&account, "account", "", "the account tools use when a call names none")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "stop an execute_lua script after this long")
+	f.StringVar(&workspace, "workspace", "", workspaceUsage)
 	return cmd
 }
 
 // newMCPRuntime is newRuntime with the MCP server's deny hint.
-func (c *cli) newMCPRuntime(ctx context.Context, allowWrite bool, account string, limits luaruntime.Limits) (*luaruntime.Runtime, error) {
+func (c *cli) newMCPRuntime(ctx context.Context, allowWrite bool, account string, limits luaruntime.Limits, workspace string) (*luaruntime.Runtime, error) {
 	set, err := c.loadAccounts(ctx, 0)
 	if err != nil {
 		return nil, err
@@ -106,6 +111,7 @@ func (c *cli) newMCPRuntime(ctx context.Context, allowWrite bool, account string
 		UserAgent:     "cloudconvert-mcp",
 		DenyHint:      "this MCP server was started with --write=deny; restart it with --write=allow to allow writes",
 		NoAccountHint: noAccountMessage,
+		Workspace:     workspace,
 	})
 	if err != nil {
 		return nil, usageErr("%v", err)

@@ -134,6 +134,7 @@ type runtimeOptions struct {
 	account    string // the account app.integrations.<slug>.* uses
 	limits     luaruntime.Limits
 	timeout    time.Duration // the command's --timeout, for messages
+	workspace  string        // --workspace: the folder upload_file and download_file use
 }
 
 // descriptor is the integration this command line serves: cmd/cloudconvert
@@ -160,6 +161,10 @@ func (c *cli) newRuntime(ctx context.Context, o runtimeOptions) (*luaruntime.Run
 }
 
 func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runtime, error) {
+	ws, err := workspaceDir(o.workspace)
+	if err != nil {
+		return nil, err
+	}
 	inv, err := invoke.New(invoke.Options{
 		Integration:   descriptor(),
 		Accounts:      set,
@@ -167,6 +172,7 @@ func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runti
 		UserAgent:     "cloudconvert-cli",
 		DenyHint:      "run again with --allow-write to allow writes",
 		NoAccountHint: noAccountMessage,
+		Workspace:     ws,
 	})
 	if err != nil {
 		return nil, usageErr("%v", err)
@@ -177,6 +183,28 @@ func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runti
 	}
 	return rt, nil
 }
+
+// workspaceDir is --workspace, checked, or the current directory.
+func workspaceDir(flag string) (string, error) {
+	if flag == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", usageErr("--workspace: the current directory is unknown (%v); give --workspace DIR", err)
+		}
+		return wd, nil
+	}
+	st, err := os.Stat(flag)
+	switch {
+	case err != nil:
+		return "", usageErr("--workspace %s: %v", flag, err)
+	case !st.IsDir():
+		return "", usageErr("--workspace %s is not a folder", flag)
+	}
+	return flag, nil
+}
+
+// workspaceUsage is the --workspace flag's help.
+const workspaceUsage = "the folder upload_file and download_file may read and write (default: the current directory); paths leaving it are refused"
 
 const noAccountMessage = "no CloudConvert account is configured: set CLOUDCONVERT_API_KEY (and CLOUDCONVERT_BASE_URL for another server), or configure named accounts"
 
