@@ -40,7 +40,7 @@ func TestPath(t *testing.T) {
 		"data.tasks[*].result.files[*]":                       {"in.pdf", "a.png", "b.png", "c.png"},
 		"data.tasks[operation=export/url.v2].result.files[*]": {"c.png"},
 		"data.tasks[operation=none].result.files[*]":          nil,
-		"data.missing[*]":                                     nil,
+		"data.missing[*]": nil,
 	} {
 		if got := names(path); !slices.Equal(got, want) {
 			t.Errorf("%s = %v, want %v", path, got, want)

@@ -117,8 +117,8 @@ type exampleEnv struct {
 	// the upload examples send.
 	workspace string
 	mu        sync.Mutex
-	hooks   []map[string]any // webhooks received
-	unknown []string         // file requests for paths the file server does not have
+	hooks     []map[string]any // webhooks received
+	unknown   []string         // file requests for paths the file server does not have
 
 	jobID, exportTaskID string
 }
@@ -289,7 +289,7 @@ var promises = map[string]promise{
 			t.Fatalf("the deleted task answers %d", status)
 		}
 	}},
-	"list_tasks":       {each: uuid + ` \(convert\): finished`},
+	"list_tasks": {each: uuid + ` \(convert\): finished`},
 	"upload_file/Convert a local PDF to PNG and save the result": {lines: []string{`import/upload: finished`, `out/document\.png \((\d+) bytes\)`}, check: func(t *testing.T, e *exampleEnv, r *run, m [][]string) {
 		if ids := r.created("/v2/import/upload"); len(ids) != 1 {
 			t.Fatalf("created upload tasks %v", ids)
