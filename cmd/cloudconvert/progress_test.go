@@ -182,7 +182,9 @@ func TestProgressNarrow(t *testing.T) {
 func TestProgressBatchTerminal(t *testing.T) {
 	var b bytes.Buffer
 	p := newTestProgress(&b, true, false)
-	batch := func(files int, done int64) *sdk.Batch { return &sdk.Batch{Files: files, Of: 3, Done: done, Total: 3000} }
+	batch := func(files int, done int64) *sdk.Batch {
+		return &sdk.Batch{Files: files, Of: 3, Done: done, Total: 3000}
+	}
 	for _, e := range []sdk.ConvertEvent{
 		{Phase: sdk.PhaseCreate, JobID: "job-1"},
 		{Phase: sdk.PhaseUpload, File: "a.png", Done: 500, Total: 1000, Batch: batch(0, 500)},

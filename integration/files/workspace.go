@@ -142,6 +142,32 @@ func (w *Workspace) OpenFile(p string) (*os.File, string, error) {
 	return f, rel, nil
 }
 
+// Folder checks a folder the caller names (it may not exist yet): inside
+// the workspace, not reached through a symbolic link that leads out, and a
+// folder if it exists. It returns the path relative to the workspace.
+func (w *Workspace) Folder(p string) (string, error) {
+	rel, err := w.Rel(p)
+	if err != nil {
+		return "", err
+	}
+	root, err := w.Root()
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	st, err := root.Stat(rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Made when used; a link out on the way is refused then too.
+		return rel, nil
+	case err != nil:
+		return "", w.explain(root, p, rel, err)
+	case !st.IsDir():
+		return "", &PathError{Path: p, Workspace: w.dir, Why: "is a file, not a folder", Err: fs.ErrInvalid}
+	}
+	return rel, nil
+}
+
 // MkdirAll makes the folder rel (from Rel) inside the workspace, and its
 // parents, refusing symbolic links that lead out.
 func (w *Workspace) MkdirAll(root *os.Root, p, rel string) error {

@@ -278,7 +278,7 @@ func (v *Invoker) planDownload(ws *files.Workspace, p *Prepared) (*downloadPlan,
 			plan.dirArg = dir
 		}
 	}
-	rel, err := ws.Rel(plan.dirArg)
+	rel, err := ws.Folder(plan.dirArg)
 	if err != nil {
 		return nil, pathError(fn, d.DirParam, err)
 	}

@@ -146,6 +146,7 @@ func TestTransferRefusedBeforeAnyRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 		os.Mkdir(filepath.Join(e.ws, "sub"), 0o755)
+		os.WriteFile(filepath.Join(e.ws, "afile"), nil, 0o644)
 		if err := os.Symlink(filepath.Dir(outside), filepath.Join(e.ws, "sub", "away")); err != nil {
 			t.Fatal(err)
 		}
@@ -159,6 +160,9 @@ func TestTransferRefusedBeforeAnyRequest(t *testing.T) {
 			{"upload_file", `{"path": "missing.pdf"}`, "path", "does not exist in the workspace"},
 			{"download_file", `{"url": "` + e.api.URL + `/x", "dir": "../out"}`, "dir", `"../out" leaves the workspace`},
 			{"download_file", `{"url": "` + e.api.URL + `/x", "dir": "/tmp"}`, "dir", "is outside the workspace"},
+			{"download_file", `{"url": "` + e.api.URL + `/x", "dir": "sub/away"}`, "dir", `"sub/away" goes through the symbolic link sub/away, which leads out`},
+			{"download_file", `{"url": "` + e.api.URL + `/x", "dir": "sub/away/deeper"}`, "dir", "goes through the symbolic link sub/away"},
+			{"download_file", `{"url": "` + e.api.URL + `/x", "dir": "afile"}`, "dir", `"afile" is a file, not a folder`},
 			{"download_file", `{"dir": "out"}`, "", "give one of task_id, job_id or url"},
 			{"download_file", `{"task_id": "t", "url": "` + e.api.URL + `/x"}`, "url", "give only one of"},
 			{"download_file", `{"url": "file:///etc/passwd"}`, "url", "is not an http(s) URL"},
