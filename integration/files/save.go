@@ -35,9 +35,10 @@ const PartPrefix = "."
 // fill writes. The content goes to a hidden temporary file first, which
 // then takes the name, or the first free one of name-1.ext, name-2.ext, ...:
 // an existing file is never replaced (unless opts.Overwrite), and nothing
-// half-written ever sits under a final name. When fill or the write fails,
-// or ctx-like cancellation makes fill return an error, the temporary file
-// is removed. It returns the path written (relative to root) and its size.
+// half-written ever sits under a final name. When fill returns an error
+// (a failed or cancelled download, say) or the write fails, the temporary
+// file is removed. It returns the path written (relative to root) and its
+// size. Durability across a power cut is not sought: there is no fsync.
 func Save(root *os.Root, dir, name string, opts SaveOptions, fill func(io.Writer) error) (string, int64, error) {
 	if name == "" || name != path.Base(name) || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
 		return "", 0, fmt.Errorf("%q is not a plain file name", name)
