@@ -152,6 +152,21 @@ type Request struct {
 	Body []byte
 	// Timeout bounds the call when a timeout parameter was given.
 	Timeout time.Duration
+	// Local are the values of InLocal parameters, for the host; Body then
+	// holds them as JSON too (what an approver is shown), but it is not
+	// sent.
+	Local []KV
+}
+
+// LocalValue returns the value of an InLocal parameter, and whether it
+// was given.
+func (r *Request) LocalValue(name string) (string, bool) {
+	for _, kv := range r.Local {
+		if kv.Key == name {
+			return kv.Value, true
+		}
+	}
+	return "", false
 }
 
 // PathValue returns the value of a path parameter by wire name.
@@ -261,7 +276,7 @@ func (f *Function) Build(args any, d Dialect) (*Request, *Error) {
 	hasBody := false
 	spreadKeys := map[string]string{}
 	for _, p := range f.Params {
-		if p.In == InBody {
+		if p.In == InBody || p.In == InLocal {
 			hasBody = true
 		}
 		var v any
@@ -293,12 +308,18 @@ func (f *Function) Build(args any, d Dialect) (*Request, *Error) {
 				return nil, f.argErr(p.Name, "must be a positive number of seconds, got %s", s)
 			}
 			r.Timeout = time.Duration(secs * float64(time.Second))
-		case InPath, InQuery:
+		case InPath, InQuery, InLocal:
 			s, err := e.scalar(v, p)
 			if err != nil {
 				return nil, err
 			}
-			if p.In == InPath {
+			if p.In == InLocal {
+				r.Local = append(r.Local, KV{p.Key, s})
+				member := AppendJSONString(nil, p.Key)
+				member = append(member, ':')
+				member = append(member, e.buf...)
+				body = appendMember(body, member)
+			} else if p.In == InPath {
 				r.Path = append(r.Path, KV{p.Key, s})
 			} else {
 				r.Query = append(r.Query, KV{p.Key, s})

@@ -20,6 +20,8 @@ const (
 	KindAPI        ErrorKind = "api_error"         // the server answered with an error status
 	KindTransport  ErrorKind = "transport_error"   // no usable answer (connection refused, reset, timeout)
 	KindResponse   ErrorKind = "bad_response"      // a success status whose body is not what was expected
+	KindFailed     ErrorKind = "failed"            // what a transfer waited for ended in failure (a failed task): nothing to download
+	KindLocal      ErrorKind = "local_error"       // a local file of the workspace could not be read or written
 )
 
 // Sentinels an *Error matches with errors.Is.

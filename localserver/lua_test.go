@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -79,6 +81,12 @@ func docExamples(t testing.TB) map[string]string {
 // server.
 func (e *env) lua(t testing.TB, named ...string) *luaruntime.Runtime {
 	t.Helper()
+	return e.luaIn(t, "", named...)
+}
+
+// luaIn is lua with a workspace for upload_file and download_file.
+func (e *env) luaIn(t testing.TB, workspace string, named ...string) *luaruntime.Runtime {
+	t.Helper()
 	acct := func(name string) *accounts.Account {
 		return &accounts.Account{Name: name, APIKey: accounts.NewSecret(testKey),
 			BaseURL: e.URL + "/v2", SyncURL: e.URL + "/sync/v2", Source: "test"}
@@ -87,7 +95,7 @@ func (e *env) lua(t testing.TB, named ...string) *luaruntime.Runtime {
 	for _, n := range named {
 		others = append(others, acct(n))
 	}
-	inv, err := invoke.New(invoke.Options{Integration: cloudconvert.Descriptor(), Accounts: accounts.NewSet(acct(accounts.DefaultName), others...), Policy: invoke.Headless(true)})
+	inv, err := invoke.New(invoke.Options{Integration: cloudconvert.Descriptor(), Accounts: accounts.NewSet(acct(accounts.DefaultName), others...), Policy: invoke.Headless(true), Workspace: workspace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,6 +344,31 @@ func TestDocExamplesLua(t *testing.T) {
 		{"get_current_user", func(t *testing.T, code string) {
 			if out := runLua(t, rt, code).Output; out != "User: local\nCredits: 1000\n" {
 				t.Errorf("output %q", out)
+			}
+		}},
+		{"upload_file/Convert a local PDF to PNG and save the result", func(t *testing.T, code string) {
+			ws := t.TempDir()
+			if err := os.WriteFile(filepath.Join(ws, "document.pdf"), SamplePDF(1, "upload example"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := runLua(t, e.luaIn(t, ws), code).Output
+			b, err := os.ReadFile(filepath.Join(ws, "out", "document.png"))
+			if err != nil || out != fmt.Sprintf("import/upload: finished\nout/document.png (%d bytes)\n", len(b)) {
+				t.Fatalf("output %q, file: %v", out, err)
+			}
+			if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+				t.Fatalf("not a PNG: %v", err)
+			}
+		}},
+		{"download_file/Convert a PDF and save the pages", func(t *testing.T, code string) {
+			ws := t.TempDir()
+			out := runLua(t, e.luaIn(t, ws), replace(t, code, "https://example.com/document.pdf", pdfURL)).Output
+			b, err := os.ReadFile(filepath.Join(ws, "pages", "document.png"))
+			if err != nil || out != "Saved pages/document.png\n" {
+				t.Fatalf("output %q, file: %v", out, err)
+			}
+			if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+				t.Fatalf("not a PNG: %v", err)
 			}
 		}},
 	}

@@ -9,9 +9,12 @@ import (
 	"image/png"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -110,9 +113,12 @@ type exampleEnv struct {
 	rt  *Runtime
 
 	fileURL string
-	mu      sync.Mutex
-	hooks   []map[string]any // webhooks received
-	unknown []string         // file requests for paths the file server does not have
+	// workspace is the examples' workspace: it holds document.pdf, which
+	// the upload examples send.
+	workspace string
+	mu        sync.Mutex
+	hooks     []map[string]any // webhooks received
+	unknown   []string         // file requests for paths the file server does not have
 
 	jobID, exportTaskID string
 }
@@ -286,7 +292,19 @@ var promises = map[string]promise{
 			t.Fatalf("the deleted task answers %d", status)
 		}
 	}},
-	"list_tasks":       {each: uuid + ` \(convert\): finished`},
+	"list_tasks": {each: uuid + ` \(convert\): finished`},
+	"upload_file/Convert a local PDF to PNG and save the result": {lines: []string{`import/upload: finished`, `out/document\.png \((\d+) bytes\)`}, check: func(t *testing.T, e *exampleEnv, r *run, m [][]string) {
+		if ids := r.created("/v2/import/upload"); len(ids) != 1 {
+			t.Fatalf("created upload tasks %v", ids)
+		}
+		expectPNGFile(t, filepath.Join(e.workspace, "out", "document.png"), m[1][1])
+	}},
+	"download_file/Convert a PDF and save the pages": {lines: []string{`Saved pages/document\.png`}, check: func(t *testing.T, e *exampleEnv, r *run, m [][]string) {
+		if ids := r.created("/v2/jobs"); len(ids) != 1 {
+			t.Fatalf("created jobs %v", ids)
+		}
+		expectPNGFile(t, filepath.Join(e.workspace, "pages", "document.png"), "")
+	}},
 	"get_current_user": {lines: []string{`User: local`, `Credits: 1000`}},
 	"docs:cloudconvert § Metadata-Derived Lua Example": {check: func(t *testing.T, e *exampleEnv, r *run, _ [][]string) {
 		ids := r.created("/v2/jobs")
@@ -483,9 +501,12 @@ func matchOutput(t *testing.T, out string, p promise) [][]string {
 }
 
 func newExampleEnv(t *testing.T) *exampleEnv {
-	e := &exampleEnv{api: newLocalAPI(t)}
+	e := &exampleEnv{api: newLocalAPI(t), workspace: t.TempDir()}
 	e.fileURL = newFileServer(t, e.serveFile).URL
-	e.rt = newTestRuntime(t, e.api.URL, rtOptions{limits: Limits{Timeout: 5 * time.Minute}})
+	if err := os.WriteFile(filepath.Join(e.workspace, "document.pdf"), localserver.SamplePDF(1, "document"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.rt = newTestRuntime(t, e.api.URL, rtOptions{limits: Limits{Timeout: 5 * time.Minute}, workspace: e.workspace})
 	// The finished job the placeholder IDs stand for. Its PDF render also
 	// compiles PDFium (seconds; minutes under -race), so that examples
 	// that wait 25 s for a conversion measure the conversion only.
@@ -561,6 +582,22 @@ func exportURL(t *testing.T, job map[string]any) string {
 	}
 	t.Fatalf("no exported file: %s", mustJSON(job))
 	return ""
+}
+
+// expectPNGFile checks a PNG the examples wrote into the workspace (of
+// size bytes, when given).
+func expectPNGFile(t *testing.T, path, size string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != "" && strconv.Itoa(len(b)) != size {
+		t.Errorf("%s has %d bytes; the example printed %s", path, len(b), size)
+	}
+	if img, err := png.Decode(bytes.NewReader(b)); err != nil || img.Bounds().Dx() < 50 {
+		t.Fatalf("%s is not a PNG render: %v", path, err)
+	}
 }
 
 func expectPNG(t *testing.T, e *exampleEnv, url string) {

@@ -87,6 +87,7 @@ type rtOptions struct {
 	// fastRetry sends through a transport whose backoff starts at 5ms
 	// instead of 500ms (for tests that make the transport retry).
 	fastRetry bool
+	workspace string // the invoker's Workspace (upload_file, download_file)
 }
 
 // newTestRuntime makes a runtime over the CloudConvert descriptor whose
@@ -113,6 +114,7 @@ func newTestRuntime(t testing.TB, root string, o rtOptions) *Runtime {
 	inv, err := invoke.New(invoke.Options{
 		Integration: cloudconvert.Descriptor(), Accounts: o.accounts, Policy: o.policy, Approver: o.approver,
 		DenyHint: o.denyHint, NoAccountHint: o.noAcct, PollInterval: o.poll, UserAgent: "luaruntime-test", HTTPClient: hc,
+		Workspace: o.workspace,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,18 @@
 package main
 
 import (
+	"context"
+	"encoding/base64"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cctoolkit/cloudconvert/sdk"
 )
 
 // BenchmarkCommand is a command's own cost in the process (what differs
@@ -28,6 +37,93 @@ func BenchmarkCommand(b *testing.B) {
 					b.Fatalf("%v: exit %d", c.args, code)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkConvert40PNG converts 40 small PNGs to JPG against the local
+// server (in process) two ways, interleaved in each iteration (the order
+// alternates), and reports both and their ratio:
+//
+//   - convert: the convert command (in process, -q): 40 uploads, the job,
+//     40 downloads, --parallel at once (the sub-benchmark's; 4 is the
+//     default, 1 is the sequential flow it replaced);
+//   - base64: the same job created through the API with the files inline
+//     (import/base64) and no client-side transfer at all: create, wait.
+//
+// The floor is the server's own work on the job, which no client can go
+// below; the base64 job is that work plus nothing on the client, so the
+// ratio says what moving the files costs (target <= 1.5). It can come out
+// below 1: on the local server an upload is stored by its request, while
+// each import/base64 task takes a turn on the task workers, so the
+// reference does 40 tasks more. Compare runs with benchstat; the machine is
+// shared, so take several (-count).
+func BenchmarkConvert40PNG(b *testing.B) {
+	be := newLocalBackend(b)
+	src, err := os.ReadFile(filepath.Join(writeInputs(b), "a.png"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := b.TempDir()
+	var files []string
+	tasks := map[string]sdk.TaskDefinition{}
+	var converts []string
+	for i := range 40 {
+		name := fmt.Sprintf("p%02d.png", i)
+		files = append(files, filepath.Join(in, name))
+		if err := os.WriteFile(files[i], src, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		imp, conv := fmt.Sprintf("import-%d", i), fmt.Sprintf("convert-%d", i)
+		tasks[imp] = sdk.TaskDef("import/base64", map[string]any{"file": base64.StdEncoding.EncodeToString(src), "filename": name})
+		tasks[conv] = sdk.TaskDef("convert", map[string]any{"output_format": "jpg"}, imp)
+		converts = append(converts, conv)
+	}
+	tasks["export"] = sdk.TaskDef("export/url", nil, converts...)
+	cl := be.client(b)
+	env := be.environ()
+	cfg := emptyConfig(b)
+	ctx := context.Background()
+	for _, parallel := range []int{sdk.DefaultParallel, 1} {
+		b.Run(fmt.Sprintf("parallel=%d", parallel), func(b *testing.B) {
+			convert := func() {
+				out := b.TempDir()
+				args := append([]string{"convert", "--to", "jpg", "-o", out, "-q", "--parallel", strconv.Itoa(parallel), "--config", cfg}, files...)
+				var errb strings.Builder
+				if code := Main(args, strings.NewReader(""), io.Discard, &errb, getenvOf(env), environOf(env)); code != 0 {
+					b.Fatalf("convert: exit %d: %s", code, errb.String())
+				}
+			}
+			inline := func() {
+				job, err := cl.CreateJob(ctx, sdk.NewJob("bench-base64", tasks))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if done, err := cl.WaitJob(ctx, job.Id, nil); err != nil || len(sdk.ExportFiles(done)) != 40 {
+					b.Fatalf("base64 job: %v", err)
+				}
+			}
+			convert() // warm up both: connections, engines
+			inline()
+			var tConvert, tInline time.Duration
+			n := 0
+			for b.Loop() {
+				first, second := convert, inline
+				d1, d2 := &tConvert, &tInline
+				if n%2 == 1 {
+					first, second, d1, d2 = inline, convert, &tInline, &tConvert
+				}
+				start := time.Now()
+				first()
+				*d1 += time.Since(start)
+				start = time.Now()
+				second()
+				*d2 += time.Since(start)
+				n++
+			}
+			b.ReportMetric(float64(tConvert.Nanoseconds())/float64(n), "convert-ns/op")
+			b.ReportMetric(float64(tInline.Nanoseconds())/float64(n), "base64-ns/op")
+			b.ReportMetric(float64(tConvert)/float64(tInline), "ratio")
 		})
 	}
 }

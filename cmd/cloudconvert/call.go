@@ -42,7 +42,7 @@ func newCallCmd(c *cli) *cobra.Command {
 	var params []string
 	var asJSON, dryRun bool
 	var perms permFlags
-	var account string
+	var account, workspace string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "call FUNCTION [JSON]",
@@ -98,7 +98,7 @@ the accounts file keep theirs.`,
 			}
 			approve, done := c.approver()
 			defer done()
-			rt, err := c.callRuntime(ctx, runtimeOptions{perms: &perms, approver: approve, account: account, timeout: timeout}, dryRun)
+			rt, err := c.callRuntime(ctx, runtimeOptions{perms: &perms, approver: approve, account: account, timeout: timeout, workspace: workspace}, dryRun)
 			if err != nil {
 				return err
 			}
@@ -156,6 +156,7 @@ the accounts file keep theirs.`,
 	addPermFlags(f, &perms)
 	f.StringVar(&account, "account", "", "the account to use")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	f.StringVar(&workspace, "workspace", "", workspaceUsage)
 	return cmd
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 func newLuaCmd(c *cli) *cobra.Command {
-	var code, account string
+	var code, account, workspace string
 	var asJSON bool
 	var perms permFlags
 	var timeout time.Duration
@@ -58,7 +58,7 @@ permissions in the accounts file keep theirs.`,
 			defer stop()
 			approve, done := c.approver()
 			defer done()
-			rt, err := c.newRuntime(ctx, runtimeOptions{perms: &perms, approver: approve, account: account, limits: luaruntime.Limits{Timeout: timeout}})
+			rt, err := c.newRuntime(ctx, runtimeOptions{perms: &perms, approver: approve, account: account, limits: luaruntime.Limits{Timeout: timeout}, workspace: workspace})
 			if err != nil {
 				return err
 			}
@@ -93,5 +93,6 @@ permissions in the accounts file keep theirs.`,
 	addPermFlags(f, &perms)
 	f.StringVar(&account, "account", "", "the account app.integrations.cloudconvert.* uses by default")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "stop the script after this long")
+	f.StringVar(&workspace, "workspace", "", workspaceUsage)
 	return cmd
 }

@@ -16,7 +16,7 @@ import (
 )
 
 func newMCPCmd(c *cli) *cobra.Command {
-	var write, read, httpAddr, account string
+	var write, read, httpAddr, account, workspace string
 	var maxOutput int
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -63,7 +63,11 @@ replies to the requests still running are sent before the server exits.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			rt, err := c.newMCPRuntime(ctx, invoke.Policy{Read: r, Write: w}, account, luaruntime.Limits{Timeout: timeout})
+			ws, err := workspaceDir(workspace)
+			if err != nil {
+				return err
+			}
+			rt, err := c.newMCPRuntime(ctx, invoke.Policy{Read: r, Write: w}, account, luaruntime.Limits{Timeout: timeout}, ws)
 			if err != nil {
 				return err
 			}
@@ -97,12 +101,13 @@ replies to the requests still running are sent before the server exits.`,
 	f.IntVar(&maxOutput, "max-output", mcpserver.DefaultMaxOutput, "cut a tool result's text at this many bytes (with a note saying so)")
 	f.StringVar(&account, "account", "", "the account tools use when a call names none")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "stop an execute_lua script after this long")
+	f.StringVar(&workspace, "workspace", "", workspaceUsage)
 	return cmd
 }
 
 // newMCPRuntime is newRuntime with the MCP server's policy and hints. Its
 // asks go to the client of each call (mcpserver sets the approver).
-func (c *cli) newMCPRuntime(ctx context.Context, policy invoke.Policy, account string, limits luaruntime.Limits) (*luaruntime.Runtime, error) {
+func (c *cli) newMCPRuntime(ctx context.Context, policy invoke.Policy, account string, limits luaruntime.Limits, workspace string) (*luaruntime.Runtime, error) {
 	set, err := c.loadAccounts(ctx, 0)
 	if err != nil {
 		return nil, err
@@ -115,6 +120,7 @@ func (c *cli) newMCPRuntime(ctx context.Context, policy invoke.Policy, account s
 		DenyHint:      mcpHint("write", policy.Write),
 		ReadDenyHint:  mcpHint("read", policy.Read),
 		NoAccountHint: noAccountMessage,
+		Workspace:     workspace,
 	})
 	if err != nil {
 		return nil, usageErr("%v", err)

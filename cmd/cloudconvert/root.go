@@ -143,11 +143,12 @@ type runtimeOptions struct {
 	allowWrite bool
 	// perms, when set, replace allowWrite: the --read/--write policy,
 	// asking on the terminal.
-	perms    *permFlags
-	approver invoke.Approver
-	account  string // the account app.integrations.<slug>.* uses
-	limits   luaruntime.Limits
-	timeout  time.Duration // the command's --timeout, for messages
+	perms     *permFlags
+	approver  invoke.Approver
+	account   string            // the account app.integrations.<slug>.* uses
+	limits    luaruntime.Limits //
+	timeout   time.Duration     // the command's --timeout, for messages
+	workspace string            // --workspace: the folder upload_file and download_file use
 }
 
 // descriptor is the integration this command line serves: cmd/cloudconvert
@@ -174,6 +175,10 @@ func (c *cli) newRuntime(ctx context.Context, o runtimeOptions) (*luaruntime.Run
 }
 
 func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runtime, error) {
+	ws, err := workspaceDir(o.workspace)
+	if err != nil {
+		return nil, err
+	}
 	opts := invoke.Options{
 		Integration:   descriptor(),
 		Accounts:      set,
@@ -182,6 +187,7 @@ func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runti
 		DenyHint:      writeHint,
 		ReadDenyHint:  readHint,
 		NoAccountHint: noAccountMessage,
+		Workspace:     ws,
 	}
 	if o.perms != nil {
 		p, err := o.perms.policy()
@@ -201,6 +207,28 @@ func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runti
 	}
 	return rt, nil
 }
+
+// workspaceDir is --workspace, checked, or the current directory.
+func workspaceDir(flag string) (string, error) {
+	if flag == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", usageErr("--workspace: the current directory is unknown (%v); give --workspace DIR", err)
+		}
+		return wd, nil
+	}
+	st, err := os.Stat(flag)
+	switch {
+	case err != nil:
+		return "", usageErr("--workspace %s: %v", flag, err)
+	case !st.IsDir():
+		return "", usageErr("--workspace %s is not a folder", flag)
+	}
+	return flag, nil
+}
+
+// workspaceUsage is the --workspace flag's help.
+const workspaceUsage = "the folder upload_file and download_file may read and write (default: the current directory); paths leaving it are refused"
 
 const noAccountMessage = "no CloudConvert account is configured: set CLOUDCONVERT_API_KEY (and CLOUDCONVERT_BASE_URL for another server), or configure named accounts"
 

@@ -112,6 +112,15 @@ type Options struct {
 	// NoAccountHint is the message when the default account is used but
 	// none is configured.
 	NoAccountHint string
+	// Workspace is the folder transfer functions (the descriptor's
+	// Transfer) read and write local files in; paths that leave it are
+	// refused. "": transfer functions are refused.
+	Workspace string
+	// WorkspaceHint is added to the error of a transfer when no
+	// workspace is set, e.g. "run with --workspace DIR".
+	WorkspaceHint string
+	// MaxDownload bounds each file a transfer downloads; default 4 GiB.
+	MaxDownload int64
 }
 
 // Invoker performs calls. It is safe for concurrent use.
@@ -238,6 +247,9 @@ func (v *Invoker) Prepare(c Call) (*Prepared, *integration.Error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Function.Transfer != nil {
+		base = "" // no request of its own
+	}
 	return &Prepared{Function: c.Function, Account: acct, Request: req, BaseURL: base}, nil
 }
 
@@ -247,6 +259,9 @@ func (v *Invoker) DryRun(c Call) (*Result, *integration.Error) {
 	req, err := c.Function.Build(c.Args, c.Dialect)
 	if err != nil {
 		return nil, err
+	}
+	if c.Function.Transfer != nil {
+		return v.dryRunTransfer(c, req)
 	}
 	res := &Result{Account: accountName(c.Account), Method: c.Function.Method, RequestBody: req.Body}
 	if _, base, aerr := v.account(c.Function, c.Account, c.Function.Server); aerr == nil {
@@ -297,6 +312,9 @@ func (v *Invoker) Invoke(ctx context.Context, c Call) (*Result, *integration.Err
 	}
 	res := &Result{Account: accountName(c.Account), Method: p.Function.Method, URL: p.URL(), RequestBody: p.Request.Body}
 	defer func() { res.Duration = time.Since(start) }()
+	if p.Function.Transfer != nil {
+		return v.transfer(ctx, p, res)
+	}
 	if err := v.Authorize(ctx, p); err != nil {
 		return res, err
 	}

@@ -173,6 +173,16 @@ func (s *Server) Requests() []Request {
 	return out
 }
 
+// AllRequests returns every request recorded since the last Reset, file
+// uploads and downloads included.
+func (s *Server) AllRequests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.reqs))
+	copy(out, s.reqs)
+	return out
+}
+
 // Reset forgets the recorded requests.
 func (s *Server) Reset() {
 	s.mu.Lock()

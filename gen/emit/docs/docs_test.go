@@ -24,7 +24,7 @@ func TestGolden(t *testing.T) {
 func TestPages(t *testing.T) {
 	in := gentest.Load(t, gentest.GoldenSpec)
 	pages := Pages(in)
-	want := []string{"printshop", "integrations.printshop", "printshop.errors", "printshop.create_job", "printshop.get_job", "printshop.wait_job", "printshop.run_step", "printshop.delete_job"}
+	want := []string{"printshop", "integrations.printshop", "printshop.errors", "printshop.create_job", "printshop.get_job", "printshop.wait_job", "printshop.run_step", "printshop.delete_job", "printshop.send_file", "printshop.save_scans"}
 	if len(pages) != len(want) {
 		t.Fatalf("pages: %+v", pages)
 	}

@@ -46,7 +46,9 @@ type FunctionView struct {
 	LuaName, Slug, FullName, Operation string
 	Summary, Description, Notes        string
 	Call                               string // app.integrations.cloudconvert.create_job
-	HTTP                               string // POST /v2/jobs
+	HTTP                               string // POST /v2/jobs; "" for a transfer
+	Transfer                           string // what a transfer function does, step by step
+	ReturnsText                        string // the Returns section, when not the API's answer
 	ReturnsType                        string // JobResponse, "" when the answer has no body
 	ReturnsFields                      string // `data`
 	Status                             int    // the success status
@@ -157,8 +159,12 @@ func functionView(in *ir.Integration, fn *ir.Function) FunctionView {
 		LuaName: d.Name, Slug: d.ToolName, FullName: d.FullName, Operation: d.Kind.String(),
 		Summary: d.Summary, Description: d.Description, Notes: fn.Notes,
 		Call:   in.Desc.LuaPath + "." + d.Name,
-		HTTP:   d.Method + " " + serverPath(in, fn),
 		Status: d.Status,
+	}
+	if d.Transfer != nil {
+		fv.Transfer, fv.ReturnsText = transferText(d)
+	} else {
+		fv.HTTP = d.Method + " " + serverPath(in, fn)
 	}
 	if t := d.Response; t != nil {
 		fv.ReturnsType = t.Name
@@ -193,6 +199,56 @@ func functionView(in *ir.Integration, fn *ir.Function) FunctionView {
 		fv.Examples = append(fv.Examples, ExampleView{Title: ex.Title, Lua: ex.Lua})
 	}
 	return fv
+}
+
+// transferText says what a transfer function does, from its descriptor,
+// and what it returns when that is not an answer of the API.
+func transferText(d *integration.Function) (steps, returns string) {
+	code := func(s string) string { return "`" + s + "`" }
+	if u := d.Transfer.Upload; u != nil {
+		args := ""
+		if u.Args != nil {
+			var kv []string
+			for _, k := range u.Args.Keys() {
+				v, _ := u.Args.Get(k)
+				kv = append(kv, LuaKey(k)+" = "+LuaLiteral(v, 0))
+			}
+			args = " (" + code(strings.Join(kv, ", ")) + ")"
+		}
+		steps = fmt.Sprintf("reads the file that %s names in the workspace; calls %s%s; sends the file as multipart/form-data (field %s, after the fields at %s) to the URL at %s of its answer, without credentials",
+			code(u.FileParam), code(u.Via.Name), args, code(u.FileField), code(u.FormFields), code(u.FormURL))
+		if u.Then != nil {
+			var kv []string
+			for _, a := range u.Then.Args {
+				kv = append(kv, a.Param+" = "+a.From)
+			}
+			steps += fmt.Sprintf("; then answers like %s (%s)", code(u.Then.Via.Name), code(strings.Join(kv, ", ")))
+		}
+		return steps + ".", ""
+	}
+	dl := d.Transfer.Download
+	var srcs []string
+	for _, s := range dl.Sources {
+		if s.Via == nil {
+			srcs = append(srcs, "the file at the URL "+code(s.Param))
+			continue
+		}
+		srcs = append(srcs, fmt.Sprintf("the files of %s (%s's answer at %s)", code(s.Param), code(s.Via.Name), code(s.Files)))
+	}
+	dir := "the workspace"
+	if dl.DirParam != "" {
+		dir = "the folder " + code(dl.DirParam) + " of the workspace (default: the workspace itself)"
+	}
+	steps = fmt.Sprintf("saves into %s %s; each file goes to a temporary name first and then to its own name, or a free one (name-1.ext, name-2.ext, ...) when that is taken.", dir, orList(srcs))
+	returns = "A table `{data = {files = {...}}}` listing the files written, in order: each with `path` (relative to the workspace), `filename` (the name the source gave) and `size` in bytes. Errors are raised; catch them with `pcall`."
+	return steps, returns
+}
+
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
 // serverPath is the path as the API documents it, with the base URL's path
