@@ -106,11 +106,16 @@ func (c *cli) newMCPRuntime(ctx context.Context, allowWrite bool, account string
 		UserAgent:     "cloudconvert-mcp",
 		DenyHint:      "this MCP server was started with --write=deny; restart it with --write=allow to allow writes",
 		NoAccountHint: noAccountMessage,
+		Check:         c.operationsCheck(),
 	})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: account, Limits: limits})
+	pages, err := operationPages()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: account, Limits: limits, ExtraDocs: pages})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}

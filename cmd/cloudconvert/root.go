@@ -146,7 +146,11 @@ func docsRuntime() (*luaruntime.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return luaruntime.New(luaruntime.Options{Invoker: inv})
+	pages, err := operationPages()
+	if err != nil {
+		return nil, err
+	}
+	return luaruntime.New(luaruntime.Options{Invoker: inv, ExtraDocs: pages})
 }
 
 // newRuntime loads the accounts (see loadAccounts: the local server is
@@ -167,11 +171,16 @@ func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runti
 		UserAgent:     "cloudconvert-cli",
 		DenyHint:      "run again with --allow-write to allow writes",
 		NoAccountHint: noAccountMessage,
+		Check:         c.operationsCheck(),
 	})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: o.account, Limits: o.limits})
+	pages, err := operationPages()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: o.account, Limits: o.limits, ExtraDocs: pages})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
