@@ -98,6 +98,13 @@ func (k *catalogues) source(base, key string) *catalogue.Source {
 	return s
 }
 
+// forClient is a Source for an sdk client, which fills in its server.
+func (k *catalogues) forClient() *catalogue.Source {
+	s := &catalogue.Source{CacheDir: k.dir}
+	s.Notice = func(msg string) { k.notice(msg + " (" + strings.TrimRight(s.BaseURL, "/") + ")") }
+	return s
+}
+
 // operationsCheck is invoke's Check: create_job's tasks and create_task's
 // task are checked against the catalogue of the server they go to.
 func (c *cli) operationsCheck() func(ctx context.Context, p *invoke.Prepared) *integration.Error {

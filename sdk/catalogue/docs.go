@@ -82,7 +82,7 @@ func showFormat(f, none string) string {
 func writeFormats(b *strings.Builder, entries []*Operation) {
 	type row struct {
 		in, engine, avail string
-		outs          []string
+		outs              []string
 	}
 	var rows []*row
 	for _, e := range entries {

@@ -25,6 +25,10 @@ const (
 	// checked against a fresh one first, so a server that learnt an
 	// operation since is not refused for the TTL.
 	DefaultTTL = 24 * time.Hour
+	// RefreshAfter is how old a catalogue this process fetched must be
+	// before a refusal fetches it again (a long-lived MCP server whose
+	// local server has since gained an engine).
+	RefreshAfter = time.Minute
 	// FetchTimeout bounds fetching a catalogue, all pages.
 	FetchTimeout = 30 * time.Second
 	// MaxSize bounds one page of the answer.
@@ -52,11 +56,12 @@ type Source struct {
 	// (tasks then go out unchecked).
 	Notice func(msg string)
 
-	mu       sync.Mutex
-	cat      *Catalogue
-	fresh    bool  // cat was fetched by this Source, not read from disk
-	fetchErr error // the catalogue could not be had; not asked again
-	noticed  bool
+	mu         sync.Mutex
+	cat        *Catalogue
+	fresh      bool  // cat was fetched by this Source (at cat.FetchedAt), not read from disk
+	fetchErr   error // the catalogue could not be had: not asked again for RefreshAfter
+	fetchErrAt time.Time
+	noticed    bool
 }
 
 // ListURL is the URL the catalogue is read from.
@@ -69,25 +74,29 @@ func (s *Source) ListURL() string {
 func (s *Source) Catalogue(ctx context.Context) (*Catalogue, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cat != nil {
+	if s.cat != nil && time.Since(s.cat.FetchedAt) < s.ttl() {
 		return s.cat, nil
 	}
-	if s.fetchErr != nil {
+	if s.fetchErr != nil && time.Since(s.fetchErrAt) < RefreshAfter {
 		return nil, s.fetchErr
 	}
 	if c := s.readCache(); c != nil {
 		s.cat = c
 		return c, nil
 	}
-	return s.fetchLocked(ctx)
+	c, err := s.fetchLocked(ctx)
+	if err != nil && s.cat != nil {
+		return s.cat, nil // an old list beats none
+	}
+	return c, err
 }
 
-// Refresh fetches the catalogue again, unless this Source fetched it
-// already; it reports whether the catalogue is new.
+// Refresh fetches the catalogue again, unless this Source fetched it in
+// the last RefreshAfter; it reports whether the catalogue is new.
 func (s *Source) Refresh(ctx context.Context) (*Catalogue, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fresh && s.cat != nil {
+	if s.fresh && s.cat != nil && time.Since(s.cat.FetchedAt) < RefreshAfter {
 		return s.cat, false, nil
 	}
 	c, err := s.fetchLocked(ctx)
@@ -98,7 +107,7 @@ func (s *Source) fetchLocked(ctx context.Context) (*Catalogue, error) {
 	c, err := s.fetch(ctx)
 	if err != nil {
 		if s.cat == nil {
-			s.fetchErr = err
+			s.fetchErr, s.fetchErrAt = err, time.Now()
 		}
 		return nil, err
 	}
@@ -117,7 +126,9 @@ func (s *Source) fetch(ctx context.Context) (*Catalogue, error) {
 		if s.APIKey != "" {
 			secrets = []string{s.APIKey}
 		}
-		hc = transport.New(transport.Options{UserAgent: "cloudconvert-catalogue", Secrets: secrets}).Client()
+		// A few tries only: without the catalogue the tasks go unchecked.
+		hc = transport.New(transport.Options{UserAgent: "cloudconvert-catalogue", Secrets: secrets,
+			Policy: transport.Policy{MaxAttempts: 3, MaxElapsed: 10 * time.Second}}).Client()
 	}
 	first := s.ListURL()
 	c := &Catalogue{URL: strings.TrimSuffix(first, "?include=options"), FetchedAt: time.Now().UTC()}
