@@ -332,6 +332,12 @@ func TestDocExamplesLua(t *testing.T) {
 				t.Errorf("output %q", out)
 			}
 		}},
+		{"list_operations", func(t *testing.T, code string) {
+			out := runLua(t, rt, code).Output
+			if out != "convert pdf -> png: density, engine, engine_version, filename, fit, height, pages, pixel_density, timeout, width\n" {
+				t.Errorf("output %q", out)
+			}
+		}},
 	}
 	for _, r := range runs {
 		code, ok := ex[r.key]
