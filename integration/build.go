@@ -291,6 +291,9 @@ func (f *Function) Build(args any, d Dialect) (*Request, *Error) {
 			}
 			v, given = merged, true
 		}
+		if (!given || v == nil) && p.SendDefault && p.Schema.Resolved().Default != nil {
+			v, given = p.Schema.Resolved().Default, true
+		}
 		if !given || v == nil {
 			if p.Required {
 				return nil, f.argErr(p.Name, "is required (%s)", d.TypeLabel(p.Schema))

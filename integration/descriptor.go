@@ -248,6 +248,9 @@ type Param struct {
 	Key      string // the wire name: "id", "filter[status]", "tasks"
 	// Spread is a body object whose fields go at the top level of the body.
 	Spread bool
+	// SendDefault is a query parameter sent with its schema's default
+	// when the caller gives none (the server's own default differs).
+	SendDefault bool
 	// KeyedBy turns an array of objects into an object keyed by one of
 	// their fields.
 	KeyedBy *KeyedBy

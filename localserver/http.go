@@ -66,6 +66,8 @@ func (s *Server) routes() http.Handler {
 			c.fail(w, &apiError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: fmt.Sprintf("%s %s is not an endpoint of this API", r.Method, r.URL.Path)})
 		})
 	}
+	// Public discovery data: no API key needed.
+	mux.Handle("GET /v2/operations", s.plain(s.listOperations))
 	mux.Handle("GET "+StatusPath, s.plain(s.localStatus))
 	mux.Handle("POST /uploads/{task}", s.plain(s.upload))
 	mux.Handle("GET /files/{file}/{name}", s.plain(s.download))

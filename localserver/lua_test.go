@@ -371,6 +371,12 @@ func TestDocExamplesLua(t *testing.T) {
 				t.Fatalf("not a PNG: %v", err)
 			}
 		}},
+		{"list_operations", func(t *testing.T, code string) {
+			out := runLua(t, rt, code).Output
+			if out != "convert pdf -> png: density, engine, engine_version, filename, fit, height, pages, pixel_density, timeout, width\n" {
+				t.Errorf("output %q", out)
+			}
+		}},
 	}
 	for _, r := range runs {
 		code, ok := ex[r.key]

@@ -306,6 +306,12 @@ var promises = map[string]promise{
 		expectPNGFile(t, filepath.Join(e.workspace, "pages", "document.png"), "")
 	}},
 	"get_current_user": {lines: []string{`User: local`, `Credits: 1000`}},
+	"list_operations": {lines: []string{`convert pdf -> png: density, engine, engine_version, filename, fit, height, pages, pixel_density, timeout, width`},
+		check: func(t *testing.T, e *exampleEnv, r *run, _ [][]string) {
+			if len(r.reqs) != 1 || r.reqs[0].Path != "/v2/operations" || !strings.Contains(r.reqs[0].Query, "include=options") {
+				t.Fatalf("requests %+v, want one GET /v2/operations with include=options", r.reqs)
+			}
+		}},
 	"docs:cloudconvert § Metadata-Derived Lua Example": {check: func(t *testing.T, e *exampleEnv, r *run, _ [][]string) {
 		ids := r.created("/v2/jobs")
 		if len(ids) != 1 || !strings.Contains(r.res.Output, `id = "`+ids[0]+`"`) || !strings.Contains(r.res.Output, `tag = "invoices-2026"`) {

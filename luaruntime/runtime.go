@@ -15,6 +15,8 @@ package luaruntime
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
@@ -72,6 +74,11 @@ type Options struct {
 	// DefaultAccount is the account the namespace's own functions
 	// (app.integrations.<slug>.fn) use; "" for the default account.
 	DefaultAccount string
+	// ExtraDocs are pages served after the descriptor's (docs.list,
+	// docs.read, lua_read_doc, the MCP resources): pages made at run time,
+	// e.g. from what a server performs. A name the descriptor has already
+	// is an error.
+	ExtraDocs []*integration.DocPage
 }
 
 // Runtime is a host for Lua scripts. It is safe for concurrent use.
@@ -80,6 +87,7 @@ type Runtime struct {
 	lim  Limits
 	inv  *invoke.Invoker
 	in   *integration.Integration
+	docs []*integration.DocPage // the descriptor's, then Options.ExtraDocs
 }
 
 // New makes a runtime.
@@ -88,6 +96,20 @@ func New(opts Options) (*Runtime, error) {
 		return nil, errors.New("luaruntime: Options.Invoker is required")
 	}
 	r := &Runtime{opts: opts, lim: opts.Limits.withDefaults(), inv: opts.Invoker, in: opts.Invoker.Integration()}
+	r.docs = r.in.Docs
+	if len(opts.ExtraDocs) > 0 {
+		r.docs = append(slices.Clone(r.in.Docs), opts.ExtraDocs...)
+		seen := map[string]bool{}
+		for _, p := range r.docs {
+			if p == nil || p.Name == "" {
+				return nil, errors.New("luaruntime: Options.ExtraDocs has a page without a name")
+			}
+			if seen[p.Name] {
+				return nil, fmt.Errorf("luaruntime: Options.ExtraDocs: the docs page %q is there twice", p.Name)
+			}
+			seen[p.Name] = true
+		}
+	}
 	// A named account must exist; the default one may be resolved lazily
 	// (on the first call), so it is not asked for here.
 	if opts.DefaultAccount != "" && opts.DefaultAccount != accounts.DefaultName {

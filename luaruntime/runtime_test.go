@@ -449,6 +449,41 @@ return table.concat(names, ","), hits[1].name, ref:sub(1, 40), page == short, to
 	}
 }
 
+// TestExtraDocs: pages given at run time (Options.ExtraDocs) follow the
+// descriptor's in docs.list, and docs.read, docs.search, lua_read_doc and
+// lua_search_docs find them; a name taken twice is refused.
+func TestExtraDocs(t *testing.T) {
+	inv, err := invoke.New(invoke.Options{Integration: cloudconvert.Descriptor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := []*integration.DocPage{{Name: "cloudconvert.operations.convert", Title: "Operations: convert",
+		Text: "# Operations: convert\n\n| `pixel_density` | integer | `150` | Resolution |\n"}}
+	rt, err := New(Options{Invoker: inv, ExtraDocs: extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rt.Execute(context.Background(), `
+local pages = docs.list()
+local hits = docs.search("pixel_density")
+return pages[#pages].name, #pages, hits[1].name, docs.read("operations.convert"):sub(1, 21), lua_read_doc("cloudconvert.operations.convert") == docs.read("cloudconvert.operations.convert"),
+  lua_search_docs("pixel_density"):find("cloudconvert.operations.convert", 1, true) ~= nil, lua_list_docs():find("Operations: convert", 1, true) ~= nil
+`)
+	if res.Error != nil {
+		t.Fatal(res.Error)
+	}
+	want := []any{"cloudconvert.operations.convert", int64(len(cloudconvert.Descriptor().Docs) + 1), "cloudconvert.operations.convert", "# Operations: convert", true, true, true}
+	if !reflect.DeepEqual(res.Values, want) {
+		t.Fatalf("got %#v\nwant %#v", res.Values, want)
+	}
+	if got := rt.ListDocs(); len(got) != len(cloudconvert.Descriptor().Docs)+1 || len(cloudconvert.Descriptor().Docs) == len(got) {
+		t.Fatalf("ListDocs: %d pages", len(got))
+	}
+	if _, err := New(Options{Invoker: inv, ExtraDocs: []*integration.DocPage{{Name: "cloudconvert.create_job"}}}); err == nil || !strings.Contains(err.Error(), `"cloudconvert.create_job" is there twice`) {
+		t.Fatalf("a page named twice: %v", err)
+	}
+}
+
 // TestWaitJobTimeout: wait_job's timeout parameter bounds the blocking
 // request, and the failure says so. The job waits for an upload that never
 // comes, so the local server's sync API blocks.

@@ -28,6 +28,7 @@ import (
 	"github.com/cctoolkit/cloudconvert/integration"
 	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/integration/transport"
+	"github.com/cctoolkit/cloudconvert/sdk/catalogue"
 )
 
 // The generated models, re-exported so callers need not import the
@@ -97,6 +98,8 @@ type Client struct {
 	key     string // for redaction only
 	ua      string
 	log     *slog.Logger
+	// catalogue checks ConvertFiles' tasks (WithCatalogue); nil: not checked.
+	catalogue *catalogue.Source
 }
 
 type config struct {
@@ -110,6 +113,7 @@ type config struct {
 	userAgent   string
 	logger      *slog.Logger
 	allowNoAuth bool
+	catalogue   *catalogue.Source
 }
 
 // Option configures New.
@@ -219,6 +223,8 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 		key:     apiKey,
 		ua:      cmp(cfg.userAgent, DefaultUserAgent),
 		log:     cfg.logger,
+
+		catalogue: cfg.catalogue,
 	}
 	if apiKey != "" {
 		c.auth = "Bearer " + apiKey
@@ -246,6 +252,14 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if src := c.catalogue; src != nil {
+		if src.BaseURL == "" {
+			src.BaseURL, src.APIKey = bu.String(), apiKey
+		}
+		if src.HTTPClient == nil {
+			src.HTTPClient = c.hc
+		}
 	}
 	c.api, err = client.NewClientWithResponses(bu.String(), client.WithHTTPClient(c.hc), client.WithRequestEditorFn(c.editRequest))
 	if err != nil {

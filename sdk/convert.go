@@ -124,6 +124,9 @@ func ConvertFiles(ctx context.Context, c *Client, req ConvertRequest) (*ConvertR
 			req.Progress(e)
 		}
 	}
+	if err := c.checkConvert(ctx, req.Files, convertFields(req.Options, to)); err != nil {
+		return nil, err
+	}
 	tasks := map[string]TaskDefinition{}
 	imports := make([]string, len(req.Files))
 	fields := map[string]any{}

@@ -360,6 +360,8 @@ func (c *cli) sdkClient(ctx context.Context, account string, timeout time.Durati
 	if acct.APIKey.IsZero() {
 		opts = append(opts, sdk.WithoutAPIKey())
 	}
+	// Tasks are checked against the server's catalogue before any upload.
+	opts = append(opts, sdk.WithCatalogue(c.newCatalogues().forClient()))
 	cl, err := sdk.New(acct.APIKey.Reveal(), opts...)
 	if err != nil {
 		return nil, usageErr("account %s (%s): %v", acct.Name, acct.Source, err)

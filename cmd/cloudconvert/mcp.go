@@ -121,11 +121,16 @@ func (c *cli) newMCPRuntime(ctx context.Context, policy invoke.Policy, account s
 		ReadDenyHint:  mcpHint("read", policy.Read),
 		NoAccountHint: noAccountMessage,
 		Workspace:     workspace,
+		Check:         c.operationsCheck(),
 	})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: account, Limits: limits})
+	pages, err := operationPages()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: account, Limits: limits, ExtraDocs: pages})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}

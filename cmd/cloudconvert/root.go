@@ -161,7 +161,11 @@ func docsRuntime() (*luaruntime.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return luaruntime.New(luaruntime.Options{Invoker: inv})
+	pages, err := operationPages()
+	if err != nil {
+		return nil, err
+	}
+	return luaruntime.New(luaruntime.Options{Invoker: inv, ExtraDocs: pages})
 }
 
 // newRuntime loads the accounts (see loadAccounts: the local server is
@@ -188,6 +192,7 @@ func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runti
 		ReadDenyHint:  readHint,
 		NoAccountHint: noAccountMessage,
 		Workspace:     ws,
+		Check:         c.operationsCheck(),
 	}
 	if o.perms != nil {
 		p, err := o.perms.policy()
@@ -201,7 +206,11 @@ func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runti
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: o.account, Limits: o.limits})
+	pages, err := operationPages()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: o.account, Limits: o.limits, ExtraDocs: pages})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}

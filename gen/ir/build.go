@@ -514,6 +514,10 @@ func (b *builder) param(fn *Function, sp *spec.Parameter, transfer bool) *Param 
 		if h.Spread && (d.In != integration.InBody || sp.Type != "object") {
 			b.errorf(h.Pos, "%s: http.spread needs an object parameter in the body", where)
 		}
+		d.SendDefault = h.SendDefault
+		if h.SendDefault && (d.In != integration.InQuery || sp.Default == nil) {
+			b.errorf(h.Pos, "%s: http.send_default needs a query parameter with a default", where)
+		}
 	}
 	if sp.Required && sp.Default != nil {
 		b.errorf(sp.Pos, "%s is required and has a default; a required parameter is always given, so drop one of the two", where)

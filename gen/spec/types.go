@@ -232,11 +232,14 @@ type Parameter struct {
 
 // ParamHTTP says where a parameter goes in the request.
 type ParamHTTP struct {
-	Pos     Pos      `yaml:"-"`
-	In      string   `yaml:"in"`     // path, query or body (default body)
-	Key     string   `yaml:"key"`    // the wire name, default the parameter name
-	Spread  bool     `yaml:"spread"` // body: the object's fields go at the top level
-	KeyedBy *KeyedBy `yaml:"keyed_by"`
+	Pos    Pos    `yaml:"-"`
+	In     string `yaml:"in"`     // path, query or body (default body)
+	Key    string `yaml:"key"`    // the wire name, default the parameter name
+	Spread bool   `yaml:"spread"` // body: the object's fields go at the top level
+	// SendDefault: a query parameter that is not given is sent with its
+	// default (the default differs from the server's own).
+	SendDefault bool     `yaml:"send_default"`
+	KeyedBy     *KeyedBy `yaml:"keyed_by"`
 }
 
 // KeyedBy turns an array of objects into an object keyed by one field of each

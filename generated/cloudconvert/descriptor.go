@@ -38,6 +38,9 @@ func build() *integration.Integration {
 	typeJob := &integration.Schema{}
 	typeListLinks := &integration.Schema{}
 	typeListMeta := &integration.Schema{}
+	typeOperation := &integration.Schema{}
+	typeOperationOption := &integration.Schema{}
+	typeEngineVersion := &integration.Schema{}
 	typeUser := &integration.Schema{}
 	serverApi := &integration.Server{}
 	propOperation := &integration.Property{}
@@ -49,6 +52,7 @@ func build() *integration.Integration {
 	typeTaskResponse := &integration.Schema{}
 	fnGetTask := &integration.Function{}
 	typeTaskList := &integration.Schema{}
+	typeOperationList := &integration.Schema{}
 	typeUserResponse := &integration.Schema{}
 	fnCreateTask := &integration.Function{}
 	fnWaitTask := &integration.Function{}
@@ -522,6 +526,209 @@ func build() *integration.Integration {
 		},
 		AdditionalProperties: true,
 	}
+	*typeOperation = integration.Schema{
+		Name:        "Operation",
+		Type:        integration.TypeObject,
+		Description: "One operation on one input format making one output format, by one engine.",
+		Properties: []*integration.Property{
+			{
+				Name:     "operation",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The task operation (convert, optimize, thumbnail, ...).",
+				},
+			},
+			{
+				Name: "input_format",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The input format (a file extension); absent for imports, \"*\" for any file.",
+				},
+			},
+			{
+				Name: "output_format",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The output format; absent when no file is made (metadata), \"*\" when files keep their formats.",
+				},
+			},
+			{
+				Name: "engine",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The engine that performs it.",
+				},
+			},
+			{
+				Name: "options",
+				Schema: &integration.Schema{
+					Type:        integration.TypeArray,
+					Description: "The task fields it takes (with include options).",
+					Items: &integration.Schema{
+						Ref: typeOperationOption,
+					},
+				},
+			},
+			{
+				Name: "engine_versions",
+				Schema: &integration.Schema{
+					Type:        integration.TypeArray,
+					Description: "The engine's versions (with include engine_versions).",
+					Items: &integration.Schema{
+						Ref: typeEngineVersion,
+					},
+				},
+			},
+			{
+				Name: "deprecated",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "The format is deprecated.",
+				},
+			},
+			{
+				Name: "experimental",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "The format is experimental.",
+				},
+			},
+			{
+				Name: "meta",
+				Schema: &integration.Schema{
+					Type:                 integration.TypeObject,
+					Description:          "More facts about the formats.",
+					AdditionalProperties: true,
+				},
+			},
+			{
+				Name: "available",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "Local server only: false when its engine is not installed, or the operation runs on the real service only (note says why).",
+				},
+			},
+			{
+				Name: "note",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "Local server only: why it is not available, and what to do.",
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
+	*typeOperationOption = integration.Schema{
+		Name:        "OperationOption",
+		Type:        integration.TypeObject,
+		Description: "One task field an operation takes.",
+		Properties: []*integration.Property{
+			{
+				Name:     "name",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The field name.",
+				},
+			},
+			{
+				Name:     "type",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "string, integer, float, boolean, enum (see possible_values) or dictionary.",
+				},
+			},
+			{
+				Name: "default",
+				Schema: &integration.Schema{
+					Description: "The value used when the field is absent.",
+					Nullable:    true,
+					OneOf: []*integration.Schema{
+						{
+							Type: integration.TypeString,
+						},
+						{
+							Type: integration.TypeNumber,
+						},
+						{
+							Type: integration.TypeBoolean,
+						},
+					},
+				},
+			},
+			{
+				Name: "possible_values",
+				Schema: &integration.Schema{
+					Type:        integration.TypeArray,
+					Description: "The accepted values of an enum.",
+					Items: &integration.Schema{
+						Type: integration.TypeString,
+					},
+				},
+			},
+			{
+				Name: "minimum",
+				Schema: &integration.Schema{
+					Type:        integration.TypeNumber,
+					Description: "The smallest accepted number.",
+				},
+			},
+			{
+				Name: "maximum",
+				Schema: &integration.Schema{
+					Type:        integration.TypeNumber,
+					Description: "The largest accepted number.",
+				},
+			},
+			{
+				Name: "required",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "The field must be given.",
+				},
+			},
+			{
+				Name: "description",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "What the field does.",
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
+	*typeEngineVersion = integration.Schema{
+		Name:        "EngineVersion",
+		Type:        integration.TypeObject,
+		Description: "A version of an engine.",
+		Properties: []*integration.Property{
+			{
+				Name:     "version",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The version.",
+				},
+			},
+			{
+				Name: "default",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "Tasks use this version unless they ask for another.",
+				},
+			},
+			{
+				Name: "latest",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "The newest version.",
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
 	*typeUser = integration.Schema{
 		Name:        "User",
 		Type:        integration.TypeObject,
@@ -794,6 +1001,25 @@ func build() *integration.Integration {
 				Name: "meta",
 				Schema: &integration.Schema{
 					Ref: typeListMeta,
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
+	*typeOperationList = integration.Schema{
+		Name:        "OperationList",
+		Type:        integration.TypeObject,
+		Description: "The operations the server performs, with their formats and, when included, their options.",
+		Properties: []*integration.Property{
+			{
+				Name:     "data",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeArray,
+					Description: "One item per operation, input format, output format and engine.",
+					Items: &integration.Schema{
+						Ref: typeOperation,
+					},
 				},
 			},
 		},
@@ -1216,6 +1442,10 @@ func build() *integration.Integration {
 			typeJobList,
 			typeTaskResponse,
 			typeTaskList,
+			typeOperationList,
+			typeOperation,
+			typeOperationOption,
+			typeEngineVersion,
 			typeUserResponse,
 			{
 				Name:        "Error",
@@ -1685,6 +1915,137 @@ func build() *integration.Integration {
 				},
 			},
 			{
+				Name:        "list_operations",
+				FullName:    "cloudconvert.list_operations",
+				ToolName:    "cloudconvert_list_operations",
+				DocPage:     "cloudconvert.list_operations",
+				Kind:        integration.Read,
+				Retry:       integration.RetrySafe,
+				Summary:     "List the operations, formats and options the CloudConvert server supports.",
+				Description: "List the operations the server performs: one item per operation, input format, output format and engine, each with the task fields (options) it takes: their type, default, possible values and meaning. Filter by operation and formats to see what a task can do before creating it. The local server lists what its engines perform (marking engines that are not installed); the real service's list is much longer. No API key is needed.",
+				Method:      "GET",
+				Path:        "/operations",
+				Server:      serverApi,
+				Params: []*integration.Param{
+					{
+						Name: "operation",
+						In:   integration.InQuery,
+						Key:  "filter[operation]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only this operation",
+							Enum: []string{
+								"import/url",
+								"import/upload",
+								"import/base64",
+								"import/raw",
+								"import/s3",
+								"import/azure/blob",
+								"import/google-cloud-storage",
+								"import/openstack",
+								"import/sftp",
+								"convert",
+								"optimize",
+								"watermark",
+								"capture-website",
+								"thumbnail",
+								"merge",
+								"archive",
+								"archive/extract",
+								"command",
+								"metadata",
+								"metadata/write",
+								"pdf/a",
+								"pdf/ocr",
+								"pdf/encrypt",
+								"pdf/decrypt",
+								"pdf/split-pages",
+								"pdf/extract-pages",
+								"pdf/rotate-pages",
+								"export/url",
+								"export/s3",
+								"export/azure/blob",
+								"export/google-cloud-storage",
+								"export/openstack",
+								"export/sftp",
+							},
+							EnumTable: "operations",
+						},
+						Example: "convert",
+					},
+					{
+						Name: "input_format",
+						In:   integration.InQuery,
+						Key:  "filter[input_format]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only operations on this input format (a file extension such as pdf)",
+						},
+						Example: "pdf",
+					},
+					{
+						Name: "output_format",
+						In:   integration.InQuery,
+						Key:  "filter[output_format]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only operations making this output format",
+						},
+						Example: "png",
+					},
+					{
+						Name: "engine",
+						In:   integration.InQuery,
+						Key:  "filter[engine]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only operations of this engine",
+						},
+					},
+					{
+						Name: "engine_version",
+						In:   integration.InQuery,
+						Key:  "filter[engine_version]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only operations of this engine version",
+						},
+					},
+					{
+						Name:        "include",
+						In:          integration.InQuery,
+						Key:         "include",
+						SendDefault: true,
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "What each item includes besides its formats and engine (sent as options when not given)",
+							Enum: []string{
+								"options",
+								"engine_versions",
+								"options,engine_versions",
+							},
+							Default: "options",
+						},
+					},
+					{
+						Name: "alternatives",
+						In:   integration.InQuery,
+						Key:  "alternatives",
+						Schema: &integration.Schema{
+							Type:        integration.TypeBoolean,
+							Description: "Also list the alternative engines of each operation and format pair",
+						},
+					},
+				},
+				Status:   200,
+				Response: typeOperationList,
+				Examples: []integration.Example{
+					{
+						Lua: "local ops = app.integrations.cloudconvert.list_operations({\n  operation = \"convert\",\n  input_format = \"pdf\",\n  output_format = \"png\"\n})\n\nfor _, op in ipairs(ops.data) do\n  local names = {}\n  for _, option in ipairs(op.options) do\n    table.insert(names, option.name)\n  end\n  print(op.operation .. \" \" .. op.input_format .. \" -> \" .. op.output_format .. \": \" .. table.concat(names, \", \"))\nend",
+					},
+				},
+			},
+			{
 				Name:        "get_current_user",
 				FullName:    "cloudconvert.get_current_user",
 				ToolName:    "cloudconvert_get_current_user",
@@ -2028,6 +2389,11 @@ func build() *integration.Integration {
 			Name:  "cloudconvert.list_tasks",
 			Text:  page("docs/functions/list_tasks.md"),
 			Title: "cloudconvert.list_tasks: List CloudConvert tasks with optional filtering.",
+		},
+		{
+			Name:  "cloudconvert.list_operations",
+			Text:  page("docs/functions/list_operations.md"),
+			Title: "cloudconvert.list_operations: List the operations, formats and options the CloudConvert server supports.",
 		},
 		{
 			Name:  "cloudconvert.get_current_user",

@@ -121,6 +121,12 @@ type Options struct {
 	WorkspaceHint string
 	// MaxDownload bounds each file a transfer downloads; default 4 GiB.
 	MaxDownload int64
+	// Check, when set, looks at each call after its arguments are checked
+	// and before the policy is asked or the request is sent: rules of the
+	// service the schemas cannot say (say, the operations and options a
+	// server performs). An error stops the call, nothing sent. Calls the
+	// policy denies outright are not checked.
+	Check func(ctx context.Context, p *Prepared) *integration.Error
 }
 
 // Invoker performs calls. It is safe for concurrent use.
@@ -312,6 +318,9 @@ func (v *Invoker) Invoke(ctx context.Context, c Call) (*Result, *integration.Err
 	}
 	res := &Result{Account: accountName(c.Account), Method: p.Function.Method, URL: p.URL(), RequestBody: p.Request.Body}
 	defer func() { res.Duration = time.Since(start) }()
+	if err := v.check(ctx, p); err != nil {
+		return res, err
+	}
 	if p.Function.Transfer != nil {
 		return v.transfer(ctx, p, res)
 	}
@@ -332,6 +341,21 @@ func (v *Invoker) Invoke(ctx context.Context, c Call) (*Result, *integration.Err
 	}
 	res.Body, res.Status, res.Attempts = body, status, attempts
 	return res, err
+}
+
+// check runs Options.Check, unless the policy denies the call anyway.
+func (v *Invoker) check(ctx context.Context, p *Prepared) *integration.Error {
+	if v.opts.Check == nil || v.Policy().Decide(p.Function.Kind) == Deny {
+		return nil
+	}
+	err := v.opts.Check(ctx, p)
+	if err != nil {
+		if err.Function == "" {
+			err.Function, err.FullName = p.Function.Name, p.Function.FullName
+		}
+		err.Message = v.Redact(err.Message)
+	}
+	return err
 }
 
 // Authorize applies the policy to a prepared call: the account's own

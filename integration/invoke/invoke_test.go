@@ -254,3 +254,52 @@ func TestNoURLForServer(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestCheck: Options.Check runs after the arguments are checked and before
+// the policy is asked: its error stops the call with nothing sent and no
+// one asked; a call the policy denies outright is not checked; a passing
+// check lets the call go.
+func TestCheck(t *testing.T) {
+	var checked, asked atomic.Int32
+	refuse := atomic.Bool{}
+	refuse.Store(true)
+	o := invoke.Options{
+		Policy: invoke.Policy{Read: invoke.Allow, Write: invoke.Ask},
+		Approver: func(context.Context, invoke.ApprovalRequest) (bool, error) {
+			asked.Add(1)
+			return true, nil
+		},
+		Check: func(_ context.Context, p *invoke.Prepared) *integration.Error {
+			checked.Add(1)
+			if p.Function.Name != "create_job" || !strings.Contains(string(p.Request.Body), `"import/base64"`) {
+				t.Errorf("checked %s %s", p.Function.Name, p.Request.Body)
+			}
+			if refuse.Load() {
+				return &integration.Error{Kind: integration.KindArgument, Param: "tasks", Message: "refused key-" + key}
+			}
+			return nil
+		},
+	}
+	s, inv := setup(t, o, true)
+	ctx := context.Background()
+	_, err := inv.Invoke(ctx, call(t, "create_job", smallJob))
+	if err == nil || err.Kind != integration.KindArgument || err.FullName != "cloudconvert.create_job" || strings.Contains(err.Error(), key) ||
+		err.Error() != "cloudconvert.create_job: tasks: refused key-[redacted]" {
+		t.Fatalf("refused call: %v", err)
+	}
+	if len(s.Requests()) != 0 || asked.Load() != 0 || checked.Load() != 1 {
+		t.Fatalf("a refused check: %d requests, asked %d times, checked %d times", len(s.Requests()), asked.Load(), checked.Load())
+	}
+	// Bad arguments never reach the check.
+	if _, err := inv.Invoke(ctx, call(t, "create_job", `{"tasks":[]}`)); err == nil || checked.Load() != 1 {
+		t.Fatalf("bad arguments: %v, checked %d times", err, checked.Load())
+	}
+	refuse.Store(false)
+	if _, err := inv.Invoke(ctx, call(t, "create_job", smallJob)); err != nil || asked.Load() != 1 || len(s.Requests()) != 1 {
+		t.Fatalf("a passing check: %v, asked %d, %d requests", err, asked.Load(), len(s.Requests()))
+	}
+	inv.SetPolicy(invoke.Headless(false))
+	if _, err := inv.Invoke(ctx, call(t, "create_job", smallJob)); err == nil || err.Kind != integration.KindPermission || checked.Load() != 2 {
+		t.Fatalf("denied call: %v, checked %d times", err, checked.Load())
+	}
+}
