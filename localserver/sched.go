@@ -412,6 +412,7 @@ func (s *Server) runTask(id string) {
 	exists := false
 	s.rlocked(func() { _, exists = s.tasks[id] })
 	discard := !exists // deleted meanwhile
+	finishedInline := false
 	s.update(id, func(t *Task) {
 		if t.Status != StatusProcessing {
 			discard = true // cancelled meanwhile
@@ -430,10 +431,14 @@ func (s *Server) runTask(id string) {
 		t.Credits = intp(out.credits)
 		t.local.Files = out.files
 		t.local.Metadata = out.metadata
-		if t.local.Inline {
-			s.removeSpool(t.ID) // done with; a failed import keeps it for a retry
-		}
+		finishedInline = t.local.Inline
 	})
+	if finishedInline {
+		// Only once the finished state is committed: a crash before that
+		// resumes the import, which needs its content. A failed import
+		// keeps it for a retry.
+		s.removeSpool(id)
+	}
 	if discard {
 		for _, f := range out.files {
 			if !f.Shared {
