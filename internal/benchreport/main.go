@@ -129,7 +129,7 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// commandLine is how the report says it was made.
+// commandLine is how the report says it was made, as Markdown.
 func commandLine(o options) string {
 	args := []string{"go run ./internal/benchreport", fmt.Sprintf("-count %d", o.count)}
 	if o.only != "" {
@@ -138,9 +138,9 @@ func commandLine(o options) string {
 	if o.from != "" {
 		args = append(args, "-from "+o.from)
 	}
-	cmd := strings.Join(args, " ")
+	cmd := "`" + strings.Join(args, " ") + "`"
 	if o.only == "" && o.from == "" {
-		return fmt.Sprintf("make bench BENCH_COUNT=%d (runs %s)", o.count, cmd)
+		return fmt.Sprintf("`make bench BENCH_COUNT=%d` (runs %s)", o.count, cmd)
 	}
 	return cmd
 }

@@ -239,7 +239,7 @@ func (r *report) markdown() []byte {
 	p("- **Date:** %s\n", r.started.UTC().Format("2006-01-02 15:04 UTC"))
 	p("- **Machine:** %s, %d cores (GOMAXPROCS %d), %s; 1-minute load average %s at the start, %s at the end\n",
 		cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), goVersion(), orDash(r.loadStart), orDash(r.loadEnd))
-	p("- **Command:** `%s`, %d rounds; it took %s\n", r.command, r.count, r.took.Round(time.Second))
+	p("- **Command:** %s, %d rounds; it took %s\n", r.command, r.count, r.took.Round(time.Second))
 	p("- **Method:** every comparison is a paired benchmark (`internal/benchpair`): the floor and the measured side run in\n")
 	p("  turn inside every iteration, in rotating order, so load from other processes weighs on both alike and the ratio\n")
 	p("  holds where absolute times do not. Each round runs every comparison once (`-test.count 1`); the ratio of each\n")
