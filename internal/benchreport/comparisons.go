@@ -3,9 +3,9 @@ package main
 // comparison is one benchmark run of the report: a paired benchmark
 // (internal/benchpair) whose ratio metrics become rows of the table.
 type comparison struct {
-	id        string // for -only
-	pkg       string // import path under the module, e.g. "localserver"
-	bench     string // -test.bench
+	id    string // for -only
+	pkg   string // import path under the module, e.g. "localserver"
+	bench string // -test.bench
 	// benchtime is -test.benchtime: a count where one is long enough, so
 	// every run takes about as long; a duration for sub-benchmarks whose
 	// operations differ by orders of magnitude.
