@@ -474,17 +474,47 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, c *call, sync bo
 			return j != nil, j != nil && (j.Status == StatusFinished || j.Status == StatusError)
 		})
 	}
-	var view *Job
+	var (
+		view  *Job
+		kept  []byte
+		gen   uint64
+		ended bool
+		key   = viewKey{kind: "job", id: id, escape: c.escape}
+	)
 	s.rlocked(func() {
-		if j := s.ownJob(id, c.user); j != nil {
+		j := s.ownJob(id, c.user)
+		if j == nil {
+			return
+		}
+		gen, ended = s.gen, j.Status == StatusFinished || j.Status == StatusError
+		if kept, _ = s.views.get(key, gen); kept == nil {
 			view = s.renderJob(j, true)
 		}
 	})
-	if view == nil {
+	if kept == nil && view == nil {
 		c.fail(w, errNotFound("Job"))
 		return
 	}
-	c.ok(w, http.StatusOK, dataEnvelope{view})
+	s.answerView(w, c, key, kept, view, gen, ended)
+}
+
+// answerView writes a job's or task's answer: the kept one, or view
+// encoded (and kept when the job or task has ended: it changes no more
+// but by a deletion or a retry, which any change of state notices).
+func (s *Server) answerView(w http.ResponseWriter, c *call, key viewKey, kept []byte, view any, gen uint64, ended bool) {
+	if kept != nil {
+		writeBody(w, http.StatusOK, kept)
+		return
+	}
+	b, err := encodeJSON(dataEnvelope{view}, c.escape)
+	if err != nil {
+		writeBody(w, http.StatusInternalServerError, encodeFailure)
+		return
+	}
+	if ended {
+		s.views.put(key, gen, b)
+	}
+	writeBody(w, http.StatusOK, b)
 }
 
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request, c *call, sync bool) {
@@ -495,17 +525,28 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request, c *call, sync b
 			return t != nil, t != nil && t.ended()
 		})
 	}
-	var view *Task
+	var (
+		view  *Task
+		kept  []byte
+		gen   uint64
+		ended bool
+		key   = viewKey{kind: "task", id: id, escape: c.escape}
+	)
 	s.rlocked(func() {
-		if t := s.ownTask(id, c.user); t != nil {
+		t := s.ownTask(id, c.user)
+		if t == nil {
+			return
+		}
+		gen, ended = s.gen, t.ended()
+		if kept, _ = s.views.get(key, gen); kept == nil {
 			view = s.render(t)
 		}
 	})
-	if view == nil {
+	if kept == nil && view == nil {
 		c.fail(w, errNotFound("Task"))
 		return
 	}
-	c.ok(w, http.StatusOK, dataEnvelope{view})
+	s.answerView(w, c, key, kept, view, gen, ended)
 }
 
 // ---- lists ----

@@ -453,6 +453,16 @@ func (s *Server) runTask(id string) {
 // waitEnd blocks until the job or task id ended (as judged by done), the
 // context ends or the sync timeout passes.
 func (s *Server) waitEnd(ctx context.Context, id string, done func() (bool, bool)) {
+	// Ended already (a client polling a finished job): the read lock is
+	// enough, and leaves the kept answers valid (views.go).
+	ended := false
+	s.rlocked(func() {
+		exists, end := done()
+		ended = !exists || end || s.closed.Load()
+	})
+	if ended {
+		return
+	}
 	timer := time.NewTimer(s.cfg.SyncTimeout)
 	defer timer.Stop()
 	for {

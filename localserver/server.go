@@ -175,6 +175,10 @@ type Server struct {
 	running    map[string]context.CancelFunc
 	waiters    map[string]chan struct{} // closed when the job/task ends
 	seq        int64
+	// gen counts the times mu was taken for writing (by locked, the only
+	// writer): kept answers (views) are valid while it is unchanged.
+	gen   uint64
+	views viewCache
 
 	runq    *runQueue
 	ctx     context.Context // ends at Close
@@ -662,10 +666,12 @@ func (s *Server) recoverBackground(what string) {
 }
 
 // locked runs fn under the state lock; the deferred unlock keeps the lock
-// free when fn panics.
+// free when fn panics. It is the only way to take mu for writing: it
+// counts the change (gen), which invalidates the kept answers (views.go).
 func (s *Server) locked(fn func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	fn()
 }
 

@@ -9,12 +9,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/client"
 	"github.com/cctoolkit/cloudconvert/integration/transport"
+	"github.com/cctoolkit/cloudconvert/internal/benchpair"
 )
 
 const benchJobID = "6559c281-ed85-4728-80db-414561c631e9"
@@ -49,9 +49,11 @@ func bytesServer(b *testing.B) *httptest.Server {
 //     decoding into oapi-codegen's typed structs. Typed decoding is a
 //     different (and costlier) piece of work, so it is no floor; it shows
 //     what a Go user of the typed client pays.
-//   - impl=paired: the three in turn in every iteration, reporting each
-//     one's time and the ratios to the floor, so that load that comes and
-//     goes on a shared machine weighs on all of them alike.
+//   - impl=paired: the three in turn in every iteration (benchpair),
+//     reporting each one's time and the ratios to the floor, so that load
+//     that comes and goes on a shared machine weighs on all of them alike.
+//     lua/goclient_map is the figure with a target (<= 1.10);
+//     goclient_typed/goclient_map is beside it, labelled typed.
 func BenchmarkGetJob(b *testing.B) {
 	srv := bytesServer(b)
 	lua, floor, typed := luaGetJob(b, srv.URL), mapGetJob(b, srv.URL), typedGetJob(b, srv.URL)
@@ -59,7 +61,7 @@ func BenchmarkGetJob(b *testing.B) {
 	b.Run("impl=goclient_map", func(b *testing.B) { loop(b, floor) })
 	b.Run("impl=goclient_typed", func(b *testing.B) { loop(b, typed) })
 	b.Run("impl=paired", func(b *testing.B) {
-		paired(b, named{"goclient_map", floor}, named{"lua", lua}, named{"goclient_typed", typed})
+		benchpair.Run(b, benchpair.Side{Name: "goclient_map", Run: floor}, benchpair.Side{Name: "lua", Run: lua}, benchpair.Side{Name: "goclient_typed", Run: typed})
 	})
 }
 
@@ -67,35 +69,6 @@ func loop(b *testing.B, f func()) {
 	for b.Loop() {
 		f()
 	}
-}
-
-type named struct {
-	name string
-	f    func()
-}
-
-// paired runs the floor and the others in turn in every iteration (in a
-// rotating order) and reports each one's ns/op and its ratio to the floor.
-func paired(b *testing.B, floor named, others ...named) {
-	all := append([]named{floor}, others...)
-	spent := make([]time.Duration, len(all))
-	i := 0
-	for b.Loop() {
-		for k := range all {
-			j := (i + k) % len(all)
-			start := time.Now()
-			all[j].f()
-			spent[j] += time.Since(start)
-		}
-		i++
-	}
-	for j, x := range all {
-		b.ReportMetric(float64(spent[j].Nanoseconds())/float64(b.N), x.name+"-ns/op")
-		if j > 0 {
-			b.ReportMetric(float64(spent[j])/float64(spent[0]), x.name+"/"+floor.name)
-		}
-	}
-	b.ReportMetric(0, "ns/op") // the sum of all is no figure of its own
 }
 
 // luaGetJob is one get_job from a loaded Lua chunk in a runtime state.
@@ -193,7 +166,9 @@ func BenchmarkNewState(b *testing.B) {
 	}
 	b.Run("impl=runtime", func(b *testing.B) { loop(b, runtime) })
 	b.Run("impl=bare", func(b *testing.B) { loop(b, bare) })
-	b.Run("impl=paired", func(b *testing.B) { paired(b, named{"bare", bare}, named{"runtime", runtime}) })
+	b.Run("impl=paired", func(b *testing.B) {
+		benchpair.Run(b, benchpair.Side{Name: "bare", Run: bare}, benchpair.Side{Name: "runtime", Run: runtime})
+	})
 }
 
 // hundredTasks is a TaskList with 100 tasks made from the recorded task.
@@ -242,5 +217,7 @@ func BenchmarkTaskList100(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		loop(b, mapDecode)
 	})
-	b.Run("impl=paired", func(b *testing.B) { paired(b, named{"encoding_json", mapDecode}, named{"lua", luaDecode}) })
+	b.Run("impl=paired", func(b *testing.B) {
+		benchpair.Run(b, benchpair.Side{Name: "encoding_json", Run: mapDecode}, benchpair.Side{Name: "lua", Run: luaDecode})
+	})
 }

@@ -1,18 +1,28 @@
 package safelib
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/cctoolkit/cloudconvert/internal/benchpair"
 )
 
 // benchText is ordinary text, 1 KiB.
 var benchText = strings.Repeat("The quick brown fox jumps over the lazy dog; key=value, n = 42.\n", 16)
 
-// BenchmarkStringFunctions compares the replacements (impl=safelib) with
-// gopher-lua's originals (impl=gopher) on the same ordinary inputs: each
-// op is one call of a Lua function f(s) doing the work.
+// BenchmarkStringFunctions compares the replacements (safelib) with
+// gopher-lua's originals (gopher), the floor, on the same ordinary inputs:
+// each op is one call of a Lua function f(s) doing the work, in a state of
+// each kind (the safelib one with its checks on: context, string size,
+// memory reserve). gopher is the floor because the replacements do the
+// originals' work plus the checks that let a limit stop them; safelib/gopher
+// is what the checks cost. Each case runs both in turn in every iteration
+// (benchpair), so that load from other processes weighs on both alike.
 func BenchmarkStringFunctions(b *testing.B) {
 	cases := []struct{ name, def string }{
 		{"find", `f = function(s) return string.find(s, "lazy%s+(%w+)") end`},
@@ -31,8 +41,8 @@ func BenchmarkStringFunctions(b *testing.B) {
 		{"concat_loop", `f = function(s) local r = "" for i = 1, 20 do r = r .. "x" end return r end`},
 	}
 	for _, c := range cases {
-		b.Run(c.name+"/impl=safelib", func(b *testing.B) {
-			L, lib := newSafe(b, Env{})
+		b.Run(c.name, func(b *testing.B) {
+			L, lib := newSafe(b, benchEnv())
 			fn, err := lib.Load(L, c.def, "<bench>")
 			if err != nil {
 				b.Fatal(err)
@@ -40,24 +50,39 @@ func BenchmarkStringFunctions(b *testing.B) {
 			if err := lib.PCall(L, fn); err != nil {
 				b.Fatal(err)
 			}
-			benchCall(b, L)
-		})
-		b.Run(c.name+"/impl=gopher", func(b *testing.B) {
-			L := lua.NewState()
-			defer L.Close()
-			if err := L.DoString(c.def); err != nil {
+			G := lua.NewState()
+			defer G.Close()
+			if err := G.DoString(c.def); err != nil {
 				b.Fatal(err)
 			}
-			benchCall(b, L)
+			benchpair.Run(b, benchpair.Side{Name: "gopher", Run: caller(G)}, benchpair.Side{Name: "safelib", Run: caller(L)})
 		})
 	}
 }
 
-func benchCall(b *testing.B, L *lua.LState) {
+// benchEnv has the checks on as the runtime sets them: a context looked at,
+// a string bound, and a reservation counted against a budget.
+func benchEnv() Env {
+	ctx := context.Background()
+	var used atomic.Int64
+	return Env{
+		Check:     func() error { return ctx.Err() },
+		MaxString: 16 << 20,
+		Reserve: func(n int64) error {
+			if used.Add(n) > 1<<50 {
+				return errors.New("over budget")
+			}
+			return nil
+		},
+	}
+}
+
+// caller is one call of the global f with the benchmark's text, in L.
+func caller(L *lua.LState) func() {
 	f := L.GetGlobal("f")
 	arg := lua.LString(benchText)
 	L.SetTop(0)
-	for b.Loop() {
+	return func() {
 		L.Push(f)
 		L.Push(arg)
 		L.Call(1, lua.MultRet)
