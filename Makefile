@@ -1,5 +1,7 @@
 # The everyday commands. `make help` lists them.
 GO ?= go
+# Rounds of `make bench`: samples of every comparison (6 or more give a confidence interval).
+BENCH_COUNT ?= 8
 
 .PHONY: help generate check test test-race lint fuzz bench build
 
@@ -26,9 +28,8 @@ lint: ## gofmt and go vet
 fuzz: ## run the spec-loader fuzz target for 5 minutes
 	$(GO) test ./gen/ -run '^$$' -fuzz FuzzLoadSpec -fuzztime 5m
 
-bench: ## generator benchmark, compared with benchstat
-	@rm -f /tmp/genbench.txt; for i in 1 2 3 4 5 6; do $(GO) test ./gen/ -run "^$$" -bench BenchmarkGeneration -count 1 -benchtime 3x | tee -a /tmp/genbench.txt; done
-	$(GO) run golang.org/x/perf/cmd/benchstat -col /impl /tmp/genbench.txt
+bench: ## every benchmark comparison, interleaved and paired; writes docs/benchmarks.md (BENCH_COUNT=3 is quick)
+	$(GO) run ./internal/benchreport -count $(BENCH_COUNT)
 
 build: ## build the cloudconvert CLI into bin/
 	$(GO) build -o bin/ ./cmd/...

@@ -28,6 +28,15 @@
 //	    sandbox: true
 //	  local:
 //	    base_url: http://127.0.0.1:8080/v2   # a key is optional with base_url
+//	  careful:
+//	    api_key_env: CC_CAREFUL_KEY
+//	    permissions: {read: allow, write: ask} # allow, ask or deny per kind
+//
+// An account's permissions decide for its calls in place of the program's
+// own policy (the CLI's --read/--write flags), kind by kind; they apply to
+// its API key, so that another name for the same key (the default account
+// made from CLOUDCONVERT_API_KEY, say) cannot get around them (see
+// Set.Permission).
 //
 // Keys never print: Secret formats as [redacted] everywhere.
 package accounts
@@ -92,6 +101,60 @@ type Account struct {
 	SocketIOURL string `json:"socketio_url,omitempty"`
 	// Source says where the account was configured, for messages.
 	Source string `json:"source"`
+	// Permissions, when set, override the program's policy for this
+	// account's calls.
+	Permissions *Permissions `json:"permissions,omitempty"`
+}
+
+// Permission values.
+const (
+	Allow = "allow"
+	Ask   = "ask"
+	Deny  = "deny"
+)
+
+// Permissions are an account's own decisions per kind of function:
+// "allow", "ask", "deny", or "" to leave the kind to the program's policy.
+type Permissions struct {
+	Read  string `json:"read,omitempty" yaml:"read"`
+	Write string `json:"write,omitempty" yaml:"write"`
+}
+
+// For returns the decision for a kind ("read" or "write"), "" when unset.
+func (p *Permissions) For(kind string) string {
+	switch {
+	case p == nil:
+		return ""
+	case kind == "read":
+		return p.Read
+	case kind == "write":
+		return p.Write
+	}
+	return ""
+}
+
+func (p *Permissions) check() error {
+	for _, f := range []struct{ name, v string }{{"read", p.Read}, {"write", p.Write}} {
+		switch f.v {
+		case "", Allow, Ask, Deny:
+		default:
+			return fmt.Errorf("permissions.%s must be allow, ask or deny, got %q", f.name, f.v)
+		}
+	}
+	return nil
+}
+
+// strictness orders decisions: deny over ask over allow.
+func strictness(d string) int {
+	switch d {
+	case Deny:
+		return 3
+	case Ask:
+		return 2
+	case Allow:
+		return 1
+	}
+	return 0
 }
 
 // ServerURL picks the base URL of a server family for this account:
@@ -154,6 +217,45 @@ func (s *Set) SetDefaultFunc(fn func() (*Account, error)) { s.defFn = fn }
 
 // HasDefault says whether a default account is configured or resolvable.
 func (s *Set) HasDefault() bool { return s.def != nil || s.defFn != nil }
+
+// All lists the configured accounts: the default one (when configured, not
+// resolved by a SetDefaultFunc function) and the named ones, sorted.
+func (s *Set) All() []*Account {
+	var out []*Account
+	if s.def != nil {
+		out = append(out, s.def)
+	}
+	for _, n := range s.Names() {
+		out = append(out, s.named[n])
+	}
+	return out
+}
+
+// Permission is the account's own decision for a kind ("read" or "write")
+// and the account whose permissions give it; "" and nil when no account
+// decides, and the program's policy applies. Permissions belong to an API
+// key: every configured account with a's key that sets the kind is
+// considered (a itself first), and the strictest decision wins (deny over
+// ask over allow), so no other name for the same key gets around them.
+func (s *Set) Permission(a *Account, kind string) (string, *Account) {
+	d, from := a.Permissions.For(kind), a
+	if d == "" {
+		from = nil
+	}
+	key := a.APIKey.Reveal()
+	if key == "" {
+		return d, from
+	}
+	for _, o := range s.All() {
+		if o == a || o.APIKey.Reveal() != key {
+			continue
+		}
+		if od := o.Permissions.For(kind); strictness(od) > strictness(d) {
+			d, from = od, o
+		}
+	}
+	return d, from
+}
 
 // Names lists the named accounts, sorted.
 func (s *Set) Names() []string {
@@ -236,6 +338,8 @@ type fileAccount struct {
 	BaseURL   string `yaml:"base_url"`
 	SyncURL   string `yaml:"sync_url"`
 	SocketIO  string `yaml:"socketio_url"`
+	// Permissions are decoded strictly too: a misspelt kind is an error.
+	Permissions *Permissions `yaml:"permissions"`
 }
 
 // Load reads the environment and the config file.
@@ -288,7 +392,12 @@ func Load(o Options) (*Set, error) {
 				if key == "" && fa.BaseURL == "" {
 					return nil, fmt.Errorf("%s: account %q has no api_key or api_key_env (only an account with a base_url may have no key)", path, name)
 				}
-				s.named[name] = &Account{Name: name, APIKey: NewSecret(key), Sandbox: fa.Sandbox, Region: fa.Region, BaseURL: fa.BaseURL, SyncURL: fa.SyncURL, SocketIOURL: fa.SocketIO, Source: "config file " + path}
+				if fa.Permissions != nil {
+					if err := fa.Permissions.check(); err != nil {
+						return nil, fmt.Errorf("%s: account %q: %v", path, name, err)
+					}
+				}
+				s.named[name] = &Account{Name: name, APIKey: NewSecret(key), Sandbox: fa.Sandbox, Region: fa.Region, BaseURL: fa.BaseURL, SyncURL: fa.SyncURL, SocketIOURL: fa.SocketIO, Source: "config file " + path, Permissions: fa.Permissions}
 			}
 			defaultName = fc.Default
 		case os.IsNotExist(err) && !explicit:
@@ -321,6 +430,12 @@ func Load(o Options) (*Set, error) {
 		a := &Account{Name: name, APIKey: NewSecret(o.Getenv(pre + up + "_API_KEY")), Source: "environment $" + k}
 		if err := envOverrides(a, o.Getenv, pre+up); err != nil {
 			return nil, err
+		}
+		if old := s.named[name]; old != nil && old.Permissions != nil {
+			// The environment replaces the file's account but not its
+			// permissions: they are a limit the user set on that name.
+			a.Permissions = old.Permissions
+			a.Source += " (permissions from " + old.Source + ")"
 		}
 		s.named[name] = a
 	}

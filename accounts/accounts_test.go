@@ -173,3 +173,87 @@ func TestDefaultFunc(t *testing.T) {
 		t.Fatalf("the func's error: %v", err)
 	}
 }
+
+// TestPermissions: permissions from the config file, kept when the
+// environment redefines the account, copied to the default account it
+// names, refused when misspelt, and shared by every account with the same
+// key (the strictest wins).
+func TestPermissions(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "accounts.yaml")
+	os.WriteFile(cfg, []byte(`default: production
+accounts:
+  production:
+    api_key: prod-key-1234
+    permissions: {write: deny}
+  staging:
+    api_key: stage-key-1234
+    permissions: {read: allow, write: allow}
+  careful:
+    api_key: careful-key-1234
+    permissions: {write: ask}
+  loose:
+    api_key: careful-key-1234
+    permissions: {read: ask, write: allow}
+  plain:
+    api_key: plain-key-1234
+`), 0o600)
+	o := env(map[string]string{
+		"CLOUDCONVERT_CONFIG":                  cfg,
+		"CLOUDCONVERT_ACCOUNT_STAGING_API_KEY": "stage-key-from-env",
+		"CLOUDCONVERT_ACCOUNT_ALIAS_API_KEY":   "prod-key-1234",
+	})
+	s, err := Load(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(name string) *Account {
+		a, err := s.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		account, kind, want, from string
+	}{
+		{"production", "write", Deny, "production"},
+		{"production", "read", "", ""},
+		{"default", "write", Deny, "default"}, // the copy of production
+		{"alias", "write", Deny, "default"},   // the same key as production (and its default copy)
+		{"alias", "read", "", ""},
+		{"staging", "write", Allow, "staging"}, // redefined by the environment, permissions kept
+		{"careful", "write", Ask, "careful"},   // loose allows, with the same key: the stricter wins
+		{"loose", "write", Ask, "careful"},
+		{"careful", "read", Ask, "loose"},
+		{"plain", "write", "", ""},
+	} {
+		d, from := s.Permission(get(tc.account), tc.kind)
+		name := ""
+		if from != nil {
+			name = from.Name
+		}
+		if d != tc.want || name != tc.from {
+			t.Errorf("%s %s: %q from %q, want %q from %q", tc.account, tc.kind, d, name, tc.want, tc.from)
+		}
+	}
+	if st := get("staging"); st.APIKey.Reveal() != "stage-key-from-env" || !strings.Contains(st.Source, "permissions from config file") {
+		t.Errorf("staging: %+v", st)
+	}
+	if b, _ := json.Marshal(s); !strings.Contains(string(b), `"permissions":{"write":"deny"}`) {
+		t.Errorf("JSON: %s", b)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	for text, want := range map[string]string{
+		"accounts:\n  p:\n    api_key: k\n    permissions: {write: maybe}\n": `account "p": permissions.write must be allow, ask or deny, got "maybe"`,
+		"accounts:\n  p:\n    api_key: k\n    permissions: {writes: deny}\n": "field writes not found",
+	} {
+		os.WriteFile(bad, []byte(text), 0o600)
+		o := env(map[string]string{})
+		o.ConfigPath = bad
+		if _, err := Load(o); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", text, err, want)
+		}
+	}
+}

@@ -42,6 +42,8 @@ func TestBadSpecs(t *testing.T) {
 		{"empty", "empty.yaml:1:1: the spec is empty; it needs at least integration and functions"},
 		{"missing_response", `missing_response.yaml:61:5: function create_note: response.ref is missing`},
 		{"yaml_alias", `yaml_alias.yaml:3:9: YAML aliases (*top) are not supported in a spec; write the value out`},
+		{"error_code_status", `error_code_status.yaml:44:7: errors.codes: CONFLICT has status 409, which errors.statuses does not list`},
+		{"send_default_without_default", `send_default_without_default.yaml:80:15: function create_note: parameter "folder": http.send_default needs a query parameter with a default`},
 		{"default_not_in_enum", `default_not_in_enum.yaml:75:9: function create_note: parameter "folder": default trash is not one of the enum values`},
 	}
 	entries, err := os.ReadDir("testdata/badspecs")

@@ -63,7 +63,7 @@ func TestCheckReportsEveryKindOfDrift(t *testing.T) {
 func TestTemplateEditIsCaught(t *testing.T) {
 	root, opts := repoOptions(t)
 	mem := fstest.MapFS{}
-	for _, name := range []string{"reference.md.tmpl", "integration.md.tmpl", "function.md.tmpl", "partials.md.tmpl"} {
+	for _, name := range []string{"reference.md.tmpl", "integration.md.tmpl", "function.md.tmpl", "partials.md.tmpl", "errors.md.tmpl"} {
 		data, err := os.ReadFile(filepath.Join(root, TemplatesDir, name))
 		if err != nil {
 			t.Fatal(err)

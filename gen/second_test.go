@@ -198,7 +198,7 @@ func TestContract(t *testing.T) {
 	if f := d.Function("create_note"); f == nil || f.Kind != integration.Write || f.ToolName != "notes_create_note" {
 		t.Errorf("create_note descriptor: %+v", f)
 	}
-	if len(d.Docs) != 4 || !strings.Contains(d.Doc("notes.get_note").Text, "get_note") {
+	if len(d.Docs) != 5 || !strings.Contains(d.Doc("notes.get_note").Text, "get_note") || d.Doc("notes.errors") == nil {
 		t.Errorf("docs pages: %d", len(d.Docs))
 	}
 }

@@ -152,6 +152,21 @@ type Request struct {
 	Body []byte
 	// Timeout bounds the call when a timeout parameter was given.
 	Timeout time.Duration
+	// Local are the values of InLocal parameters, for the host; Body then
+	// holds them as JSON too (what an approver is shown), but it is not
+	// sent.
+	Local []KV
+}
+
+// LocalValue returns the value of an InLocal parameter, and whether it
+// was given.
+func (r *Request) LocalValue(name string) (string, bool) {
+	for _, kv := range r.Local {
+		if kv.Key == name {
+			return kv.Value, true
+		}
+	}
+	return "", false
 }
 
 // PathValue returns the value of a path parameter by wire name.
@@ -261,7 +276,7 @@ func (f *Function) Build(args any, d Dialect) (*Request, *Error) {
 	hasBody := false
 	spreadKeys := map[string]string{}
 	for _, p := range f.Params {
-		if p.In == InBody {
+		if p.In == InBody || p.In == InLocal {
 			hasBody = true
 		}
 		var v any
@@ -275,6 +290,9 @@ func (f *Function) Build(args any, d Dialect) (*Request, *Error) {
 				return nil, err
 			}
 			v, given = merged, true
+		}
+		if (!given || v == nil) && p.SendDefault && p.Schema.Resolved().Default != nil {
+			v, given = p.Schema.Resolved().Default, true
 		}
 		if !given || v == nil {
 			if p.Required {
@@ -293,12 +311,18 @@ func (f *Function) Build(args any, d Dialect) (*Request, *Error) {
 				return nil, f.argErr(p.Name, "must be a positive number of seconds, got %s", s)
 			}
 			r.Timeout = time.Duration(secs * float64(time.Second))
-		case InPath, InQuery:
+		case InPath, InQuery, InLocal:
 			s, err := e.scalar(v, p)
 			if err != nil {
 				return nil, err
 			}
-			if p.In == InPath {
+			if p.In == InLocal {
+				r.Local = append(r.Local, KV{p.Key, s})
+				member := AppendJSONString(nil, p.Key)
+				member = append(member, ':')
+				member = append(member, e.buf...)
+				body = appendMember(body, member)
+			} else if p.In == InPath {
 				r.Path = append(r.Path, KV{p.Key, s})
 			} else {
 				r.Query = append(r.Query, KV{p.Key, s})
@@ -905,8 +929,9 @@ func mustGet(o *Object, key string) any {
 func EncodeJSON(v any, d Dialect) ([]byte, *Error) {
 	e := &encoder{d: d}
 	if err := e.any(v, "", 0); err != nil {
-		if err.Param == "" {
-			err.Param = "value"
+		// Name the value itself: "value", "value[2]", "name.field".
+		if err.Param == "" || strings.HasPrefix(err.Param, "[") {
+			err.Param = "value" + err.Param
 		}
 		return nil, err
 	}

@@ -88,6 +88,9 @@ const (
 	// InTimeout values are not sent: in seconds, they bound how long the
 	// call may take (for calls that block, such as waiting for a job).
 	InTimeout
+	// InLocal values are not sent either: the host uses them (the
+	// parameters of a Transfer, such as a path in the workspace).
+	InLocal
 )
 
 func (i In) String() string {
@@ -100,6 +103,8 @@ func (i In) String() string {
 		return "query"
 	case InTimeout:
 		return "timeout"
+	case InLocal:
+		return "local"
 	}
 	return "unknown"
 }
@@ -215,6 +220,9 @@ type Function struct {
 	Response *Schema
 	// Wait is set on functions that block until something has ended.
 	Wait *Wait
+	// Transfer is set on functions that move files between the host's
+	// workspace and the service; they have no Method or Path of their own.
+	Transfer *Transfer
 
 	Examples []Example
 
@@ -240,6 +248,9 @@ type Param struct {
 	Key      string // the wire name: "id", "filter[status]", "tasks"
 	// Spread is a body object whose fields go at the top level of the body.
 	Spread bool
+	// SendDefault is a query parameter sent with its schema's default
+	// when the caller gives none (the server's own default differs).
+	SendDefault bool
 	// KeyedBy turns an array of objects into an object keyed by one of
 	// their fields.
 	KeyedBy *KeyedBy
@@ -311,6 +322,13 @@ func (in *Integration) Link() error {
 		}
 		if fn.Server == nil {
 			return fmt.Errorf("function %s has no server", fn.Name)
+		}
+	}
+	for _, fn := range in.Functions {
+		if fn.Transfer != nil {
+			if err := fn.Transfer.check(fn); err != nil {
+				return fmt.Errorf("function %s: transfer: %w", fn.Name, err)
+			}
 		}
 	}
 	in.linked = true

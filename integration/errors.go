@@ -20,6 +20,8 @@ const (
 	KindAPI        ErrorKind = "api_error"         // the server answered with an error status
 	KindTransport  ErrorKind = "transport_error"   // no usable answer (connection refused, reset, timeout)
 	KindResponse   ErrorKind = "bad_response"      // a success status whose body is not what was expected
+	KindFailed     ErrorKind = "failed"            // what a transfer waited for ended in failure (a failed task): nothing to download
+	KindLocal      ErrorKind = "local_error"       // a local file of the workspace could not be read or written
 )
 
 // Sentinels an *Error matches with errors.Is.
@@ -199,3 +201,46 @@ func (f *Function) argErr(param, format string, args ...any) *Error {
 // ArgError is an argument error of f (for the surfaces' own checks, such as
 // a Lua call given two arguments).
 func (f *Function) ArgError(param, msg string) *Error { return f.argErr(param, "%s", msg) }
+
+// FieldDoc documents one field of a caught error.
+type FieldDoc struct {
+	Name, Type, Doc string
+}
+
+// ErrorFieldDocs documents the fields of Fields, plus where (set by the Lua
+// runtime), in the order the errors docs page lists them. A field is
+// present only when it has a value.
+func ErrorFieldDocs() []FieldDoc {
+	return []FieldDoc{
+		{"kind", "string", "What failed; one of the kinds below. Always present."},
+		{"message", "string", "What went wrong, for people. Always present."},
+		{"function", "string", "The function called, e.g. `get_job`."},
+		{"param", "string", "For invalid_argument: the argument at fault, as a path (`tasks[2].input`)."},
+		{"status", "number", "The HTTP status of the API's answer (api_error, bad_response)."},
+		{"code", "string", "The API's error code, e.g. `NOT_FOUND`, `INVALID_DATA` (see below)."},
+		{"errors", "table", "The API's validation messages by field: `{[\"tasks.0.operation\"] = {\"...\"}}`."},
+		{"retry_after", "number", "Seconds the API asks to wait before trying again (a 429's Retry-After)."},
+		{"request_id", "string", "The API's request ID header, to quote when asking its support."},
+		{"outcome_unknown", "boolean", "A write failed after the request may have reached the API: it was not sent again, and may or may not have happened. Check (list with a tag, say) before repeating it."},
+		{"attempts", "number", "How many times the request was sent, when more than once: reads that failed for a passing reason (a reset connection, 429, 502, 503, 504) are retried by themselves."},
+		{"where", "string", "The script line that made the call, e.g. `job.lua:3:`."},
+	}
+}
+
+// KindDoc documents an ErrorKind.
+type KindDoc struct {
+	Kind        ErrorKind
+	Doc, Action string
+}
+
+// ErrorKindDocs documents every ErrorKind.
+func ErrorKindDocs() []KindDoc {
+	return []KindDoc{
+		{KindArgument, "The arguments do not fit the function's parameters. Nothing was sent.", "Fix the argument named by `param`; the function's docs page lists the parameters."},
+		{KindPermission, "The policy refused the call (writes not allowed, or the user said no when asked). Nothing was sent.", "Do not retry; the message says how the user can allow it."},
+		{KindAccount, "The account named is not configured, or none is. Nothing was sent.", "Use one of the accounts the message lists."},
+		{KindAPI, "The API answered with an error status; `status`, `code`, `message` and `errors` are its answer.", "Act on `code` (below); 429 and 5xx pass, the rest need a change."},
+		{KindTransport, "No usable answer came back: the connection failed, was reset, or timed out.", "Retry later; a write with `outcome_unknown` may have happened: check first."},
+		{KindResponse, "The API answered with success, but not with what the function returns.", "Report it; the call may have taken effect."},
+	}
+}

@@ -335,9 +335,11 @@ func AppendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// AppendJSONNumber appends f, an integer without a fraction.
+// AppendJSONNumber appends f, an integer without a fraction or exponent
+// up to 2^53 (so an API that reads integers gets 9007199254740992, not
+// 9.007199254740992e+15).
 func AppendJSONNumber(b []byte, f float64) []byte {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
 		return strconv.AppendInt(b, int64(f), 10)
 	}
 	return strconv.AppendFloat(b, f, 'g', -1, 64)

@@ -32,6 +32,8 @@ func TestBadRequests(t *testing.T) {
 		{"input of the wrong type", "POST", "/v2/jobs", `{"tasks":{"a":{"operation":"convert","input":5}}}`, 422, "INVALID_DATA", "", ""},
 		{"standalone input unknown", "POST", "/v2/convert", `{"input":"00000000-0000-0000-0000-000000000000"}`, 422, "INVALID_DATA", "input", ""},
 		{"per_page not a number", "GET", "/v2/jobs?per_page=abc", nil, 422, "INVALID_DATA", "per_page", ""},
+		{"per_page above the spec's maximum (from the descriptor)", "GET", "/v2/jobs?per_page=101", nil, 422, "INVALID_DATA", "per_page", ""},
+		{"per_page of tasks too", "GET", "/v2/tasks?per_page=101", nil, 422, "INVALID_DATA", "per_page", ""},
 		{"status filter unknown", "GET", "/v2/jobs?filter[status]=done", nil, 422, "INVALID_DATA", "filter[status]", ""},
 		{"unknown job", "GET", "/v2/jobs/nope", nil, 404, "NOT_FOUND", "", ""},
 		{"unknown task", "GET", "/v2/tasks/nope", nil, 404, "NOT_FOUND", "", ""},

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
 var timeNow = time.Now
@@ -223,6 +227,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	inputs := map[string][]string{}
+	uses := map[string]string{} // watermark tasks' image tasks: dependencies beside input
 	inputsOK := true
 	for _, name := range names {
 		def := defs[name]
@@ -250,12 +255,27 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 			}
 		}
 		inputs[name] = in
+		if ref := imageRef(op, def); ref != "" {
+			if _, exists := defs[ref]; !exists {
+				inputsOK = false
+				fields[key+".image"] = append(fields[key+".image"], fmt.Sprintf("The image task %q does not exist in this job.", short(ref)))
+			} else {
+				uses[name] = ref
+			}
+		}
 		for field, msg := range requiredFieldErrors(op, def, c.spilled(name, def)) {
 			fields[key+"."+field] = append(fields[key+"."+field], msg)
 		}
 	}
 	if inputsOK && len(names) > 0 {
-		if cyc := findCycle(names, inputs); cyc != nil {
+		graph := make(map[string][]string, len(inputs))
+		for n, in := range inputs {
+			graph[n] = in
+			if ref, ok := uses[n]; ok {
+				graph[n] = append(slices.Clone(in), ref)
+			}
+		}
+		if cyc := findCycle(names, graph); cyc != nil {
 			fields["tasks"] = append(fields["tasks"], "The inputs of the tasks form a cycle: "+strings.Join(cyc, " -> "))
 		}
 	}
@@ -297,6 +317,9 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, c *call) {
 		deps := []string{}
 		for _, in := range inputs[n] {
 			deps = append(deps, ids[in])
+		}
+		if ref, ok := uses[n]; ok {
+			deps = append(deps, ids[ref])
 		}
 		t := s.newTask(ids[n], def["operation"].(string), payload, deps, c.user, created)
 		t.Name, t.JobID = strp(n), strp(job.ID)
@@ -448,17 +471,47 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, c *call, sync bo
 			return j != nil, j != nil && (j.Status == StatusFinished || j.Status == StatusError)
 		})
 	}
-	var view *Job
+	var (
+		view  *Job
+		kept  []byte
+		gen   uint64
+		ended bool
+		key   = viewKey{kind: "job", id: id, escape: c.escape}
+	)
 	s.rlocked(func() {
-		if j := s.ownJob(id, c.user); j != nil {
+		j := s.ownJob(id, c.user)
+		if j == nil {
+			return
+		}
+		gen, ended = s.gen, j.Status == StatusFinished || j.Status == StatusError
+		if kept, _ = s.views.get(key, gen); kept == nil {
 			view = s.renderJob(j, true)
 		}
 	})
-	if view == nil {
+	if kept == nil && view == nil {
 		c.fail(w, errNotFound("Job"))
 		return
 	}
-	c.ok(w, http.StatusOK, dataEnvelope{view})
+	s.answerView(w, c, key, kept, view, gen, ended)
+}
+
+// answerView writes a job's or task's answer: the kept one, or view
+// encoded (and kept when the job or task has ended: it changes no more
+// but by a deletion or a retry, which any change of state notices).
+func (s *Server) answerView(w http.ResponseWriter, c *call, key viewKey, kept []byte, view any, gen uint64, ended bool) {
+	if kept != nil {
+		writeBody(w, http.StatusOK, kept)
+		return
+	}
+	b, err := encodeJSON(dataEnvelope{view}, c.escape)
+	if err != nil {
+		writeBody(w, http.StatusInternalServerError, encodeFailure)
+		return
+	}
+	if ended {
+		s.views.put(key, gen, b)
+	}
+	writeBody(w, http.StatusOK, b)
 }
 
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request, c *call, sync bool) {
@@ -469,17 +522,28 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request, c *call, sync b
 			return t != nil, t != nil && t.ended()
 		})
 	}
-	var view *Task
+	var (
+		view  *Task
+		kept  []byte
+		gen   uint64
+		ended bool
+		key   = viewKey{kind: "task", id: id, escape: c.escape}
+	)
 	s.rlocked(func() {
-		if t := s.ownTask(id, c.user); t != nil {
+		t := s.ownTask(id, c.user)
+		if t == nil {
+			return
+		}
+		gen, ended = s.gen, t.ended()
+		if kept, _ = s.views.get(key, gen); kept == nil {
 			view = s.render(t)
 		}
 	})
-	if view == nil {
+	if kept == nil && view == nil {
 		c.fail(w, errNotFound("Task"))
 		return
 	}
-	c.ok(w, http.StatusOK, dataEnvelope{view})
+	s.answerView(w, c, key, kept, view, gen, ended)
 }
 
 // ---- lists ----
@@ -509,15 +573,19 @@ type listEnvelope struct {
 // overflow, and no account has a billion jobs.
 const maxPage = 1_000_000
 
-// pageParams reads per_page (default 100, like the real API) and page; the
-// errors are keyed by the parameter.
-func pageParams(q url.Values) (page, perPage int, e *apiError) {
-	page, perPage = 1, 100
+// pageParams reads per_page and page with the default and limits the spec
+// gives the list function's parameters (the descriptor is the one source:
+// a client refuses per_page 101 for the same reason the server answers
+// 422). The errors are keyed by the parameter.
+func pageParams(q url.Values, function string) (page, perPage int, e *apiError) {
+	fn := cloudconvert.Descriptor().Function(function)
+	perPageMin, perPageMax, perPageDefault := bounds(fn.Param("per_page"), 1, 100, 20)
+	page, perPage = 1, perPageDefault
 	fields := map[string][]string{}
 	if v := q.Get("per_page"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			fields["per_page"] = []string{"The per page must be an integer between 1 and 1000."}
+		if err != nil || n < perPageMin || n > perPageMax {
+			fields["per_page"] = []string{fmt.Sprintf("The per page must be an integer between %d and %d.", perPageMin, perPageMax)}
 		}
 		perPage = n
 	}
@@ -532,6 +600,25 @@ func pageParams(q url.Values) (page, perPage int, e *apiError) {
 		return 0, 0, errInvalid("The given data was invalid.", fields)
 	}
 	return page, perPage, nil
+}
+
+// bounds reads an integer parameter's minimum, maximum and default from
+// the descriptor, with fallbacks for what the spec leaves open.
+func bounds(p *integration.Param, lo, hi, def int) (int, int, int) {
+	if p == nil {
+		return lo, hi, def
+	}
+	s := p.Schema.Resolved()
+	if s.Minimum != nil {
+		lo = int(*s.Minimum)
+	}
+	if s.Maximum != nil {
+		hi = int(*s.Maximum)
+	}
+	if d, ok := s.Default.(float64); ok {
+		def = int(d)
+	}
+	return lo, hi, def
 }
 
 // pageOf cuts one page out of n items: [from, to).
@@ -569,7 +656,7 @@ func (s *Server) envelope(path string, q url.Values, page, perPage, count int, h
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
-	page, perPage, e := pageParams(q)
+	page, perPage, e := pageParams(q, "list_jobs")
 	if e != nil {
 		c.fail(w, e)
 		return
@@ -604,7 +691,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c *call) {
 
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
-	page, perPage, e := pageParams(q)
+	page, perPage, e := pageParams(q, "list_tasks")
 	if e != nil {
 		c.fail(w, e)
 		return
@@ -649,11 +736,18 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	fields := map[string][]string{}
+	deps := append([]string{}, in...)
 	s.rlocked(func() {
 		for _, id := range in {
 			if s.ownTask(id, c.user) == nil {
 				fields["input"] = append(fields["input"], fmt.Sprintf("The input task %q does not exist.", short(id)))
 			}
+		}
+		if ref := imageRef(op, body); ref != "" {
+			if s.ownTask(ref, c.user) == nil {
+				fields["image"] = append(fields["image"], fmt.Sprintf("The image task %q does not exist.", short(ref)))
+			}
+			deps = append(deps, ref)
 		}
 	})
 	inline := c.spilled("", body)
@@ -682,7 +776,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request, c *call) {
 		id = c.spills[""].taskID
 		delete(payload, "file") // the content is in the spool, never echoed back
 	}
-	t := s.newTask(id, op, payload, append([]string{}, in...), c.user, now())
+	t := s.newTask(id, op, payload, deps, c.user, now())
 	t.local.Inline = inline
 	if s.createStandalone(w, c, t) {
 		c.adopt("")
@@ -735,17 +829,35 @@ const (
 // real API refuses a task (422), checked at creation so that the mistake
 // is reported where it is made rather than as a failed task later.
 var requiredFields = map[string][]string{
-	"import/url":      {"url"},
-	"import/base64":   {"file", "filename"},
-	"import/raw":      {"file", "filename"},
-	"capture-website": {"url"},
-	"convert":         {"input", "output_format"},
-	"optimize":        {"input"},
-	"thumbnail":       {"input", "output_format"},
-	"merge":           {"input", "output_format"},
-	"archive":         {"input", "output_format"},
-	"metadata":        {"input"},
-	"export/url":      {"input"},
+	"import/url":        {"url"},
+	"import/base64":     {"file", "filename"},
+	"import/raw":        {"file", "filename"},
+	"capture-website":   {"url"},
+	"convert":           {"input", "output_format"},
+	"watermark":         {"input"},
+	"archive/extract":   {"input"},
+	"metadata/write":    {"input"},
+	"pdf/split-pages":   {"input"},
+	"pdf/extract-pages": {"input"},
+	"pdf/rotate-pages":  {"input"},
+	"pdf/encrypt":       {"input"},
+	"pdf/decrypt":       {"input"},
+	"optimize":          {"input"},
+	"thumbnail":         {"input", "output_format"},
+	"merge":             {"input", "output_format"},
+	"archive":           {"input", "output_format"},
+	"metadata":          {"input"},
+	"export/url":        {"input"},
+}
+
+// imageRef is the task a watermark's image option names ("" for none or
+// a URL): the task runs after it, like after its inputs.
+func imageRef(op string, def map[string]any) string {
+	v, _ := def["image"].(string)
+	if op != "watermark" || v == "" || strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
+		return ""
+	}
+	return v
 }
 
 // requiredFieldErrors checks def (a task's fields) for op; spooled says

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cctoolkit/cloudconvert/internal/testcache"
+
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
@@ -48,7 +50,7 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("LOCALSERVER_CHILD_DATA"); dir != "" {
 		os.Exit(runChild(dir))
 	}
-	dir, err := os.MkdirTemp("", "localserver-test-wazero-")
+	dir, cleanup, err := testcache.PDFium("localserver-test-wazero-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "localserver tests: no temporary directory:", err)
 		os.Exit(1)
@@ -58,7 +60,7 @@ func TestMain(m *testing.M) {
 	if sharedReg != nil {
 		sharedReg.Close()
 	}
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

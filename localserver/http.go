@@ -70,6 +70,8 @@ func (s *Server) routes() http.Handler {
 	api("GET /v2/users/me/webhooks", true, s.listWebhooks)
 	api("DELETE /v2/webhooks/{id}", true, s.deleteWebhook)
 	mux.Handle(SocketIOPath, s.rt.handler)
+	// Public discovery data: no API key needed.
+	mux.Handle("GET /v2/operations", s.plain(s.listOperations))
 	mux.Handle("GET "+StatusPath, s.plain(s.localStatus))
 	mux.Handle("POST /uploads/{task}", s.plain(s.upload))
 	mux.Handle("GET /files/{file}/{name}", s.plain(s.download))
@@ -128,21 +130,35 @@ func (c *call) fail(w http.ResponseWriter, e *apiError) {
 
 func (c *call) ok(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v, c.escape) }
 
-var escSlash = []byte(`\/`)
+// encodeFailure answers a value that could not be encoded.
+var encodeFailure = []byte(`{"message":"the response could not be encoded","code":"INTERNAL_ERROR"}`)
 
 func writeJSON(w http.ResponseWriter, status int, v any, escape bool) {
+	b, err := encodeJSON(v, escape)
+	if err != nil {
+		status, b = http.StatusInternalServerError, encodeFailure
+	}
+	writeBody(w, status, b)
+}
+
+// encodeJSON is v as the API writes it: no HTML escaping, no trailing
+// newline, and on the main host "/" escaped as "\/" like the real API.
+func encodeJSON(v any, escape bool) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
 	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"message":"the response could not be encoded","code":"INTERNAL_ERROR"}`)
-	}
 	if escape {
-		b = bytes.ReplaceAll(b, []byte("/"), escSlash)
+		b = bytes.ReplaceAll(b, []byte("/"), []byte(`\/`))
 	}
+	return b, nil
+}
+
+// writeBody writes an encoded JSON answer with the API's headers.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-cache, private")
@@ -328,7 +344,22 @@ func (l *rateLimiter) take(key string, limit int, now time.Time) (int, int, bool
 // validator checks requests against the generated OpenAPI document.
 type validator struct {
 	router routers.Router
+	doc    *openapi3.T
 	base   *url.URL
+	// routes caches, by method and ServeMux pattern, the document's route
+	// of the requests that pattern matches, when the pattern can only
+	// ever match that one route (see cacheable). Bounded by the patterns
+	// the server registers.
+	mu     sync.RWMutex
+	routes map[string]*knownRoute
+}
+
+// knownRoute is a cached route and how to read its path parameters from
+// the ServeMux's wildcards (params[i] is the value of wildcards[i]).
+type knownRoute struct {
+	route     *routers.Route
+	params    []string
+	wildcards []string
 }
 
 func newValidator(base string) (*validator, error) {
@@ -347,7 +378,7 @@ func newValidator(base string) (*validator, error) {
 		return nil, fmt.Errorf("localserver: OpenAPI router: %w", err)
 	}
 	u, _ := url.Parse(base)
-	return &validator{router: router, base: u}, nil
+	return &validator{router: router, doc: doc, base: u, routes: map[string]*knownRoute{}}, nil
 }
 
 // Document loads the generated OpenAPI document with its servers replaced
@@ -374,8 +405,97 @@ func (v *validator) findRoute(r *http.Request) (*routers.Route, map[string]strin
 	return v.router.FindRoute(rr)
 }
 
-func (v *validator) check(r *http.Request, body []byte) (*routers.Route, *apiError) {
+// lookup is findRoute through the cache: the router matches every route
+// of the document on each call, most of a GET's validation cost.
+func (v *validator) lookup(r *http.Request) (*routers.Route, map[string]string, error) {
+	key := r.Method + " " + r.Pattern
+	if k := v.known(key); k != nil {
+		params := make(map[string]string, len(k.params))
+		for i, name := range k.params {
+			params[name] = r.PathValue(k.wildcards[i])
+		}
+		return k.route, params, nil
+	}
 	route, params, err := v.findRoute(r)
+	if err == nil {
+		if k := v.cacheable(r.Pattern, route); k != nil {
+			v.remember(key, k)
+		}
+	}
+	return route, params, err
+}
+
+func (v *validator) known(key string) *knownRoute {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.routes[key]
+}
+
+func (v *validator) remember(key string, k *knownRoute) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.routes[key] = k
+}
+
+// cacheable says how to reuse route for every request of the ServeMux
+// pattern, or nil when it cannot be: the pattern's path (without /sync and
+// /v2) must be route's path segment by segment, wildcard for parameter
+// (no "{name...}"), and no other path of the document with the method may
+// match a request the pattern matches (a literal where the pattern has a
+// wildcard, as /jobs/export beside /jobs/{id}, would).
+func (v *validator) cacheable(pattern string, route *routers.Route) *knownRoute {
+	_, path, ok := strings.Cut(pattern, " ")
+	if !ok || route == nil || strings.Contains(path, "...") || strings.ContainsAny(path, "$") {
+		return nil
+	}
+	path = strings.TrimPrefix(strings.TrimPrefix(path, "/sync"), "/v2")
+	mine, theirs := strings.Split(path, "/"), strings.Split(route.Path, "/")
+	if len(mine) != len(theirs) {
+		return nil
+	}
+	k := &knownRoute{route: route}
+	for i := range mine {
+		mw, tw := wildcard(mine[i]), wildcard(theirs[i])
+		switch {
+		case mw == "" && tw == "" && mine[i] == theirs[i]:
+		case mw != "" && tw != "":
+			k.wildcards, k.params = append(k.wildcards, mw), append(k.params, tw)
+		default:
+			return nil
+		}
+	}
+	for other, item := range v.doc.Paths.Map() {
+		if other == route.Path || item.GetOperation(route.Method) == nil {
+			continue
+		}
+		segs := strings.Split(other, "/")
+		if len(segs) != len(theirs) {
+			continue
+		}
+		overlaps := true
+		for i := range segs {
+			if segs[i] != theirs[i] && wildcard(segs[i]) == "" && wildcard(theirs[i]) == "" {
+				overlaps = false
+				break
+			}
+		}
+		if overlaps {
+			return nil
+		}
+	}
+	return k
+}
+
+// wildcard is the name in a "{name}" path segment, or "".
+func wildcard(seg string) string {
+	if len(seg) > 2 && seg[0] == '{' && seg[len(seg)-1] == '}' {
+		return seg[1 : len(seg)-1]
+	}
+	return ""
+}
+
+func (v *validator) check(r *http.Request, body []byte) (*routers.Route, *apiError) {
+	route, params, err := v.lookup(r)
 	if err != nil {
 		if strings.HasPrefix(r.URL.Path, "/v2/") || strings.HasPrefix(r.URL.Path, "/sync/v2/") {
 			op := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/sync"), "/v2/")
@@ -386,8 +506,12 @@ func (v *validator) check(r *http.Request, body []byte) (*routers.Route, *apiErr
 		}
 		return nil, &apiError{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "not found"}
 	}
-	rr := r.Clone(r.Context())
-	rr.URL.Scheme, rr.URL.Host, rr.Host = v.base.Scheme, v.base.Host, v.base.Host
+	// A shallow copy with its own URL: the validator reads the request,
+	// and the header is cloned below before it is changed.
+	rr := r.WithContext(r.Context())
+	u := *r.URL
+	u.Scheme, u.Host = v.base.Scheme, v.base.Host
+	rr.URL, rr.Host = &u, v.base.Host
 	if body != nil {
 		rr.Body = io.NopCloser(bytes.NewReader(body))
 		rr.ContentLength = int64(len(body))
@@ -481,15 +605,10 @@ func collectField(err error, param string, out map[string][]string) {
 	}
 }
 
-// knownOperations lists the operations the document knows.
+// knownOperations lists the task operations of the spec (the descriptor's
+// operations table), sorted.
 func knownOperations() []string {
-	ops := append([]string(nil), specOperations...)
+	ops := cloudconvert.Descriptor().OperationNames()
 	sort.Strings(ops)
 	return ops
 }
-
-var specOperations = []string{"import/url", "import/upload", "import/base64", "import/raw", "import/s3", "import/azure/blob",
-	"import/google-cloud-storage", "import/openstack", "import/sftp", "convert", "optimize", "watermark", "capture-website",
-	"thumbnail", "merge", "archive", "archive/extract", "command", "metadata", "metadata/write", "pdf/a", "pdf/ocr",
-	"pdf/encrypt", "pdf/decrypt", "pdf/split-pages", "pdf/extract-pages", "pdf/rotate-pages", "export/url", "export/s3",
-	"export/azure/blob", "export/google-cloud-storage", "export/openstack", "export/sftp"}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"image/jpeg"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,7 +120,36 @@ func TestRestartMidRun(t *testing.T) {
 	// An upload acknowledged before the restart survives it too.
 	_, up, _ := e.do("POST", "/v2/import/upload", `{}`)
 	upID := up["data"].(map[string]any)["id"].(string)
+	// A job that cannot end before the restart: it waits for an upload
+	// that comes after it. So at least one job is surely in flight.
+	_, gate, _ := e.do("POST", "/v2/jobs", map[string]any{"tag": "restart-gate", "tasks": map[string]any{
+		"up":      map[string]any{"operation": "import/upload"},
+		"convert": map[string]any{"operation": "convert", "input": "up", "output_format": "jpg"},
+		"export":  map[string]any{"operation": "export/url", "input": "convert"},
+	}})
+	gateID := gate["data"].(map[string]any)["id"].(string)
+	inFlight := 0
+	for _, id := range append(slices.Clone(ids), gateID) {
+		_, j, _ := e.do("GET", "/v2/jobs/"+id, nil)
+		if st := j["data"].(map[string]any)["status"]; st != "finished" && st != "error" {
+			inFlight++
+		}
+	}
+	if inFlight == 0 {
+		t.Fatal("no job was in flight when the server stopped: the test would prove nothing")
+	}
+	t.Logf("%d of %d jobs were in flight at the restart", inFlight, len(ids)+1)
 	e.restart()
+	// The gate's upload form, from before the restart, still works.
+	_, gj, _ := e.do("GET", "/v2/jobs/"+gateID, nil)
+	form := taskByName(gj["data"].(map[string]any), "up")["result"].(map[string]any)["form"].(map[string]any)
+	if status := postForm(t, form, "gate.png", img); status/100 != 2 {
+		t.Fatalf("upload to the gate job after the restart: %d", status)
+	}
+	if job := e.waitJob(gateID); job["status"] != "finished" {
+		t.Fatalf("the gate job after the restart: %s", jsonStr(job))
+	}
+	ids = append(ids, gateID)
 	for _, id := range ids {
 		job := e.waitJob(id)
 		if job["status"] != "finished" {
@@ -137,6 +168,27 @@ func TestRestartMidRun(t *testing.T) {
 	if n := len(list["data"].([]any)); n != len(ids) {
 		t.Fatalf("%d jobs after a second restart, want %d", n, len(ids))
 	}
+}
+
+// postForm uploads content to an import/upload task's form (fields first,
+// the file last) and returns the status.
+func postForm(t *testing.T, form map[string]any, filename string, content []byte) int {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	params, _ := form["parameters"].(map[string]any)
+	for k, v := range params {
+		mw.WriteField(k, fmt.Sprint(v))
+	}
+	fw, _ := mw.CreateFormFile("file", filename)
+	fw.Write(content)
+	mw.Close()
+	resp, err := http.Post(form["url"].(string), mw.FormDataContentType(), &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestWebhooks: a job's webhook_url receives job.finished only (never

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -79,6 +81,12 @@ func docExamples(t testing.TB) map[string]string {
 // server.
 func (e *env) lua(t testing.TB, named ...string) *luaruntime.Runtime {
 	t.Helper()
+	return e.luaIn(t, "", named...)
+}
+
+// luaIn is lua with a workspace for upload_file and download_file.
+func (e *env) luaIn(t testing.TB, workspace string, named ...string) *luaruntime.Runtime {
+	t.Helper()
 	acct := func(name string) *accounts.Account {
 		return &accounts.Account{Name: name, APIKey: accounts.NewSecret(testKey),
 			BaseURL: e.URL + "/v2", SyncURL: e.URL + "/sync/v2", Source: "test"}
@@ -87,7 +95,7 @@ func (e *env) lua(t testing.TB, named ...string) *luaruntime.Runtime {
 	for _, n := range named {
 		others = append(others, acct(n))
 	}
-	inv, err := invoke.New(invoke.Options{Integration: cloudconvert.Descriptor(), Accounts: accounts.NewSet(acct(accounts.DefaultName), others...), Policy: invoke.Headless(true)})
+	inv, err := invoke.New(invoke.Options{Integration: cloudconvert.Descriptor(), Accounts: accounts.NewSet(acct(accounts.DefaultName), others...), Policy: invoke.Headless(true), Workspace: workspace})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +219,12 @@ func TestDocExamplesLua(t *testing.T) {
 			}
 			if ev := hooks.wait(t, id); ev.Event != webhook.JobFinished || ev.Job.Status != "finished" {
 				t.Errorf("webhook %+v", ev)
+			}
+		}},
+		{"docs:cloudconvert.errors#1", func(t *testing.T, code string) {
+			// The errors page's example: an API error and an argument error, caught.
+			if out := runLua(t, rt, code).Output; out != "api_error\t404\tNOT_FOUND\nJob not found\ninvalid_argument\tjob_id\n" {
+				t.Errorf("output %q", out)
 			}
 		}},
 		{"docs:integrations.cloudconvert#1", func(t *testing.T, code string) {
@@ -359,11 +373,43 @@ func TestDocExamplesLua(t *testing.T) {
 		}},
 		{"delete_webhook", func(t *testing.T, code string) {
 			out := runLua(t, rt, replace(t, code, "https://example.com/hooks/cloudconvert", accountHooks.URL+"/hooks/cloudconvert")).Output
-			if id := uuidRE.FindString(out); out != "Deleted "+id+"\n" {
+			id := uuidRE.FindString(out)
+			if out != "Deleted "+id+"\n" {
 				t.Fatalf("output %q", out)
 			}
-			if _, body, _ := e.do("GET", "/v2/users/me/webhooks", nil); len(body["data"].([]any)) != 0 {
-				t.Errorf("webhooks left: %s", jsonStr(body))
+			if _, body, _ := e.do("GET", "/v2/users/me/webhooks", nil); strings.Contains(jsonStr(body), id) || len(body["data"].([]any)) != 1 {
+				t.Errorf("after deleting %s: %s", id, jsonStr(body))
+			}
+		}},
+		{"upload_file/Convert a local PDF to PNG and save the result", func(t *testing.T, code string) {
+			ws := t.TempDir()
+			if err := os.WriteFile(filepath.Join(ws, "document.pdf"), SamplePDF(1, "upload example"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := runLua(t, e.luaIn(t, ws), code).Output
+			b, err := os.ReadFile(filepath.Join(ws, "out", "document.png"))
+			if err != nil || out != fmt.Sprintf("import/upload: finished\nout/document.png (%d bytes)\n", len(b)) {
+				t.Fatalf("output %q, file: %v", out, err)
+			}
+			if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+				t.Fatalf("not a PNG: %v", err)
+			}
+		}},
+		{"download_file/Convert a PDF and save the pages", func(t *testing.T, code string) {
+			ws := t.TempDir()
+			out := runLua(t, e.luaIn(t, ws), replace(t, code, "https://example.com/document.pdf", pdfURL)).Output
+			b, err := os.ReadFile(filepath.Join(ws, "pages", "document.png"))
+			if err != nil || out != "Saved pages/document.png\n" {
+				t.Fatalf("output %q, file: %v", out, err)
+			}
+			if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+				t.Fatalf("not a PNG: %v", err)
+			}
+		}},
+		{"list_operations", func(t *testing.T, code string) {
+			out := runLua(t, rt, code).Output
+			if out != "convert pdf -> png: density, engine, engine_version, filename, fit, height, pages, pixel_density, timeout, width\n" {
+				t.Errorf("output %q", out)
 			}
 		}},
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -36,18 +37,18 @@ func terr(code, format string, args ...any) *taskErr {
 	return &taskErr{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// engineOps are performed by the engine registry.
-var engineOps = map[string]bool{"convert": true, "optimize": true, "thumbnail": true, "merge": true,
-	"metadata": true, "archive": true, "capture-website": true}
-
-// SupportedOperations lists what the local server performs.
-func SupportedOperations() []string {
+// SupportedOperations lists what the local server performs: its imports
+// and export, and the operations of the engines' catalogue.
+func (s *Server) SupportedOperations() []string {
 	ops := []string{"import/url", "import/upload", "import/base64", "import/raw", "export/url"}
-	for op := range engineOps {
-		ops = append(ops, op)
-	}
+	ops = append(ops, s.eng.Operations()...)
 	sort.Strings(ops)
 	return ops
+}
+
+// engineOp reports whether the engines perform op.
+func (s *Server) engineOp(op string) bool {
+	return slices.Contains(s.eng.Operations(), op)
 }
 
 func (s *Server) execute(ctx context.Context, t *Task, inputs []fileRef, progress func(int)) (out outcome, te *taskErr) {
@@ -68,11 +69,15 @@ func (s *Server) execute(ctx context.Context, t *Task, inputs []fileRef, progres
 		return s.importInline(ctx, t)
 	case op == "export/url":
 		return s.exportURL(ctx, t, inputs)
-	case engineOps[op]:
+	case s.engineOp(op):
 		return s.runEngine(ctx, t, inputs, progress)
 	default:
+		if why, ok := engine.RealServiceOnly()[op]; ok {
+			return outcome{}, terr(CodeOperationNotSupported, "The operation %s runs on the real CloudConvert service only (%s); set an API key to use it. "+
+				"The local server performs: %s", op, why, strings.Join(s.SupportedOperations(), ", "))
+		}
 		return outcome{}, terr(CodeOperationNotSupported, "The operation %s is not supported by the local CloudConvert server; it supports: %s",
-			op, strings.Join(SupportedOperations(), ", "))
+			op, strings.Join(s.SupportedOperations(), ", "))
 	}
 }
 
@@ -294,6 +299,13 @@ func (s *Server) runEngine(ctx context.Context, t *Task, inputs []fileRef, progr
 		}
 		req.Inputs = append(req.Inputs, engine.File{Name: in.Name, Path: rec.Path, Size: rec.Size})
 	}
+	if t.Operation == "watermark" && payloadString(t.Payload, "image") != "" {
+		img, te := s.watermarkImage(ctx, t, inputs, work, &req)
+		if te != nil {
+			return outcome{}, te
+		}
+		req.Image = img
+	}
 	res, err := s.eng.Run(ctx, req, progress)
 	if err != nil {
 		var ee *engine.Error
@@ -316,9 +328,109 @@ func (s *Server) runEngine(ctx context.Context, t *Task, inputs []fileRef, progr
 		if err != nil {
 			return outcome{}, s.saveErr(err)
 		}
-		out.files = append(out.files, s.ref(rec))
+		ref := s.ref(rec)
+		ref.Dir = f.Dir
+		out.files = append(out.files, ref)
 	}
 	return out, nil
+}
+
+// watermarkImage resolves a watermark task's image option: an http(s)
+// URL is downloaded like import/url does (same guard, limits and
+// timeout); otherwise it names a task (by name in a job, by ID for a
+// standalone task) whose first file is the image. That task's files are
+// taken out of req.Inputs: they are the watermark, not a document.
+func (s *Server) watermarkImage(ctx context.Context, t *Task, inputs []fileRef, work string, req *engine.Request) (*engine.File, *taskErr) {
+	ref := payloadString(t.Payload, "image")
+	if u, err := url.Parse(ref); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+		return s.fetchImage(ctx, u, work)
+	}
+	var files []fileRef
+	found := false
+	s.rlocked(func() {
+		var it *Task
+		if jid := t.jobID(); jid != "" {
+			if j := s.jobs[jid]; j != nil {
+				for _, jt := range j.Tasks {
+					if jt.Name != nil && *jt.Name == ref {
+						it = jt
+					}
+				}
+			}
+		} else if st := s.tasks[ref]; st != nil && st.local.UserID == t.local.UserID {
+			it = st
+		}
+		if it != nil {
+			found, files = true, append([]fileRef(nil), it.local.Files...)
+		}
+	})
+	if !found {
+		return nil, terr(CodeInvalidPayload, "The image %q of this watermark task is neither a task of its job (by name), a task ID nor an http(s) URL", short(ref))
+	}
+	if len(files) == 0 {
+		return nil, terr(CodeInputTaskFailed, "The image task %s produced no file", short(ref))
+	}
+	skip := map[string]bool{}
+	for _, f := range files {
+		skip[f.ID] = true
+	}
+	req.Inputs = req.Inputs[:0]
+	for _, in := range inputs {
+		if skip[in.ID] {
+			continue
+		}
+		rec, err := s.st.GetFile(ctx, in.ID)
+		if err != nil {
+			return nil, terr(CodeInputTaskFailed, "The input file %s is no longer available (it was deleted or it expired)", in.Name)
+		}
+		req.Inputs = append(req.Inputs, engine.File{Name: in.Name, Path: rec.Path, Size: rec.Size})
+	}
+	if len(req.Inputs) == 0 {
+		return nil, terr(CodeNoInput, "watermark has no file to watermark besides its image; give the document's task in input")
+	}
+	rec, err := s.st.GetFile(ctx, files[0].ID)
+	if err != nil {
+		return nil, terr(CodeInputTaskFailed, "The image file %s is no longer available (it was deleted or it expired)", files[0].Name)
+	}
+	return &engine.File{Name: files[0].Name, Path: rec.Path, Size: rec.Size}, nil
+}
+
+// fetchImage downloads a watermark image into the task's work directory.
+func (s *Server) fetchImage(ctx context.Context, u *url.URL, work string) (*engine.File, *taskErr) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ImportTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, terr(CodeInvalidPayload, "watermark: bad image url %q: %v", u.Redacted(), err)
+	}
+	req.Header.Set("User-Agent", "cloudconvert-local/1")
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return nil, terr(CodeImportFailed, "The watermark image: %s", fetchFailure(u, err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, terr(CodeImportFailed, "Could not download the watermark image %s: the server answered %s", u.Redacted(), resp.Status)
+	}
+	f, err := os.CreateTemp(work, "watermark-")
+	if err != nil {
+		return nil, terr(CodeInternal, "no work file: %v", err)
+	}
+	n, err := io.Copy(f, io.LimitReader(resp.Body, s.cfg.MaxFileSize+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		return nil, terr(CodeImportFailed, "Could not download the watermark image %s: %v", u.Redacted(), err)
+	case n > s.cfg.MaxFileSize:
+		return nil, terr(CodeFileTooLarge, "The watermark image at %s is larger than the limit of %d bytes", u.Redacted(), s.cfg.MaxFileSize)
+	}
+	name := path.Base(u.Path)
+	if name == "/" || name == "." {
+		name = "watermark"
+	}
+	return &engine.File{Name: name, Path: f.Name(), Size: n}, nil
 }
 
 func (s *Server) workDir() string {

@@ -404,6 +404,7 @@ func (s *Server) runTask(id string) {
 	exists := false
 	s.rlocked(func() { _, exists = s.tasks[id] })
 	discard := !exists // deleted meanwhile
+	finishedInline := false
 	s.update(id, func(t *Task) {
 		if t.Status != StatusProcessing {
 			discard = true // cancelled meanwhile
@@ -422,10 +423,14 @@ func (s *Server) runTask(id string) {
 		t.Credits = intp(out.credits)
 		t.local.Files = out.files
 		t.local.Metadata = out.metadata
-		if t.local.Inline {
-			s.removeSpool(t.ID) // done with; a failed import keeps it for a retry
-		}
+		finishedInline = t.local.Inline
 	})
+	if finishedInline {
+		// Only once the finished state is committed: a crash before that
+		// resumes the import, which needs its content. A failed import
+		// keeps it for a retry.
+		s.removeSpool(id)
+	}
 	if discard {
 		for _, f := range out.files {
 			if !f.Shared {
@@ -440,6 +445,16 @@ func (s *Server) runTask(id string) {
 // waitEnd blocks until the job or task id ended (as judged by done), the
 // context ends or the sync timeout passes.
 func (s *Server) waitEnd(ctx context.Context, id string, done func() (bool, bool)) {
+	// Ended already (a client polling a finished job): the read lock is
+	// enough, and leaves the kept answers valid (views.go).
+	ended := false
+	s.rlocked(func() {
+		exists, end := done()
+		ended = !exists || end || s.closed.Load()
+	})
+	if ended {
+		return
+	}
 	timer := time.NewTimer(s.cfg.SyncTimeout)
 	defer timer.Stop()
 	for {

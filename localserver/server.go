@@ -186,6 +186,10 @@ type Server struct {
 	events     eventBus
 	deliveries []chan delivery // webhook POSTs waiting, a queue per sender
 	rt         *realtime
+	// gen counts the times mu was taken for writing (by locked, the only
+	// writer): kept answers (views) are valid while it is unchanged.
+	gen   uint64
+	views viewCache
 
 	runq    *runQueue
 	ctx     context.Context // ends at Close
@@ -690,10 +694,12 @@ func (s *Server) recoverBackground(what string) {
 }
 
 // locked runs fn under the state lock; the deferred unlock keeps the lock
-// free when fn panics.
+// free when fn panics. It is the only way to take mu for writing: it
+// counts the change (gen), which invalidates the kept answers (views.go).
 func (s *Server) locked(fn func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	fn()
 }
 

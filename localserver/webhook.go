@@ -369,7 +369,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, c *call) 
 
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
-	page, perPage, e := pageParams(q)
+	page, perPage, e := pageParams(q, "list_webhooks")
 	if e != nil {
 		c.fail(w, e)
 		return

@@ -64,10 +64,27 @@ func (x *exec) raise(L *lua.LState, e *integration.Error) {
 	c := *e
 	c.Message = x.r.Redact(c.Message)
 	if c.Where == "" {
-		c.Where = L.Where(1)
+		c.Where = callerWhere(L)
 	}
 	t := x.errTable(L, &c)
 	L.Error(t, 0)
+}
+
+// callerWhere is the position ("job.lua:3:") of the Lua code that made
+// the call. A function called by a Go function, as in
+// pcall(cc.get_job, {...}), reports the line of that call rather than
+// gopher-lua's "[G]:" for the Go frame in between.
+func callerWhere(L *lua.LState) string {
+	for level := 1; level <= 32; level++ {
+		w := L.Where(level)
+		if w == "" {
+			return ""
+		}
+		if !strings.HasPrefix(w, "[G]:") {
+			return w
+		}
+	}
+	return ""
 }
 
 func (x *exec) errTable(L *lua.LState, e *integration.Error) *lua.LTable {
@@ -327,7 +344,7 @@ func fromGo(L *lua.LState, v any, depth int) (lua.LValue, error) {
 // --- docs ---
 
 func (x *exec) docsList(L *lua.LState) int {
-	docs := x.r.in.Docs
+	docs := x.r.docs
 	t := L.CreateTable(len(docs), 0)
 	for _, p := range docs {
 		e := L.CreateTable(0, 2)

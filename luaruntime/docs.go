@@ -9,8 +9,9 @@ import (
 	"github.com/cctoolkit/cloudconvert/internal/suggest"
 )
 
-// ListDocs lists the runtime docs pages.
-func (r *Runtime) ListDocs() []*integration.DocPage { return r.in.Docs }
+// ListDocs lists the runtime docs pages: the descriptor's, then
+// Options.ExtraDocs.
+func (r *Runtime) ListDocs() []*integration.DocPage { return r.docs }
 
 // DocHit is a search result.
 type DocHit struct {
@@ -27,7 +28,7 @@ func (r *Runtime) SearchDocs(q string) []DocHit {
 		return nil
 	}
 	var hits []DocHit
-	for _, p := range r.in.Docs {
+	for _, p := range r.docs {
 		text := strings.ToLower(p.Text)
 		title := strings.ToLower(p.Name + " " + p.Title)
 		score, first := 0, -1
@@ -77,7 +78,7 @@ func snippet(text string, at int) string {
 // ("create_job") finds its page too.
 func (r *Runtime) ReadDoc(name string) (string, error) {
 	var names []string
-	for _, p := range r.in.Docs {
+	for _, p := range r.docs {
 		if p.Name == name || p.Name == r.in.Slug+"."+name {
 			return p.Text, nil
 		}
@@ -89,8 +90,8 @@ func (r *Runtime) ReadDoc(name string) (string, error) {
 // ListDocsText is lua_list_docs' answer.
 func (r *Runtime) ListDocsText() string {
 	var b strings.Builder
-	b.WriteString("Docs pages (read one with lua_read_doc(name) or docs.read(name)):\n")
-	for _, p := range r.in.Docs {
+	b.WriteString("Docs pages (read one with lua_read_doc(page) or docs.read(page)):\n")
+	for _, p := range r.docs {
 		fmt.Fprintf(&b, "- %s: %s\n", p.Name, p.Title)
 	}
 	return b.String()

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/metrics"
 	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
+	"github.com/cctoolkit/cloudconvert/luaruntime/safelib"
 )
 
 // Result is what a script did.
@@ -56,6 +57,8 @@ type exec struct {
 	fnCache map[string]*lua.LFunction
 	globals *lua.LTable
 	bridge  map[string]lua.LValue
+	lib     *safelib.Lib
+	meter   *meter
 }
 
 // Execute runs code in a fresh sandboxed state.
@@ -67,13 +70,12 @@ func (r *Runtime) Execute(ctx context.Context, code string) *Result {
 // name it ("job.lua:3: ...").
 func (r *Runtime) ExecuteFile(ctx context.Context, name, code string) *Result {
 	start := time.Now()
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, r.lim.Timeout, &errLimit{fmt.Sprintf("the script was stopped: time limit of %s exceeded", r.lim.Timeout)})
-	defer cancelTimeout()
-	ctx, cancel := context.WithCancelCause(ctx)
+	clock := newScriptClock(ctx, r.lim.Timeout, &errLimit{timeoutMessage(r.lim.Timeout)})
+	defer clock.stop()
+	ctx, cancel := context.WithCancelCause(invoke.WithAskHook(clock, clock.pause))
 	defer cancel(nil)
 	x := &exec{r: r, ctx: ctx, cancel: cancel}
 	res := &Result{}
-	stopWatch := x.watchMemory()
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -83,15 +85,20 @@ func (r *Runtime) ExecuteFile(ctx context.Context, name, code string) *Result {
 		x.L = r.newState()
 		defer x.L.Close()
 		x.install()
-		x.L.SetContext(ctx)
-		fn, err := x.L.Load(strings.NewReader(code), name)
+		x.meter = newMeter(ctx, cancel, x.L, r.lim)
+		x.L.SetContext(x.meter)
+		fn, err := x.lib.Load(x.L, code, name)
 		if err != nil {
 			res.Error = &ScriptError{Kind: "syntax", Message: "syntax error: " + cleanLuaMessage(err.Error())}
 			return
 		}
-		x.L.Push(fn)
-		if err := x.L.PCall(0, lua.MultRet, nil); err != nil {
+		if err := x.lib.PCall(x.L, fn); err != nil {
 			res.Error = x.scriptError(err)
+			return
+		}
+		if x.stopped() != nil {
+			// The last call returned after a limit stopped the script.
+			res.Error = x.scriptError(x.stopped())
 			return
 		}
 		top := x.L.GetTop()
@@ -99,7 +106,6 @@ func (r *Runtime) ExecuteFile(ctx context.Context, name, code string) *Result {
 			res.Values = append(res.Values, x.toGo(x.L.Get(i), 0, map[*lua.LTable]bool{}))
 		}
 	}()
-	stopWatch()
 	res.Output = r.Redact(x.out.String())
 	res.Calls = x.calls
 	res.Duration = time.Since(start)
@@ -139,7 +145,13 @@ func (x *exec) scriptError(err error) error {
 			if e, ok := x.errs[t]; ok {
 				return e
 			}
-			// error({code = 1}): show the table, not its address.
+			// A table with __tostring reads as it says; error({code = 1})
+			// shows the table, not its address.
+			if mt, ok := t.Metatable.(*lua.LTable); ok && mt.RawGetString("__tostring") != lua.LNil {
+				if msg, ok := x.safeToString(t); ok {
+					return &ScriptError{Kind: "runtime", Message: "error: " + msg}
+				}
+			}
 			return &ScriptError{Kind: "runtime", Message: "error: " + x.describeValue(t)}
 		}
 		if lv, ok := ae.Object.(lua.LString); ok {
@@ -150,6 +162,18 @@ func (x *exec) scriptError(err error) error {
 		}
 	}
 	return &ScriptError{Kind: "runtime", Message: cleanLuaMessage(err.Error())}
+}
+
+// safeToString calls a value's __tostring, which is script code that may
+// itself fail (the script's time limit still bounds it).
+func (x *exec) safeToString(v lua.LValue) (s string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	str, isStr := x.L.ToStringMeta(v).(lua.LString)
+	return string(str), isStr
 }
 
 // describeValue renders a value a script raised, as dump would, cut short.
@@ -172,42 +196,6 @@ func cleanLuaMessage(s string) string {
 		s = s[:i]
 	}
 	return strings.TrimSpace(s)
-}
-
-// watchMemory stops the script when the heap grows by more than the limit.
-func (x *exec) watchMemory() func() {
-	limit := x.r.lim.MaxMemory
-	if limit < 0 {
-		return func() {}
-	}
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	read := func() int64 {
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return 0
-		}
-		return int64(sample[0].Value.Uint64())
-	}
-	base := read()
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-x.ctx.Done():
-				return
-			case <-t.C:
-				if read()-base > limit {
-					x.cancel(&errLimit{fmt.Sprintf("the script was stopped: it used more than %d MiB of memory", limit>>20)})
-					return
-				}
-			}
-		}
-	}()
-	return func() { close(done) }
 }
 
 // toGo converts a return value into a JSON-like Go value.

@@ -7,8 +7,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/luabind"
-	"github.com/cctoolkit/cloudconvert/luaruntime/bind"
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
 // tableGen builds a Lua value from fuzz bytes: keys from the parameter and
@@ -75,38 +75,82 @@ func FuzzLuaArgs(f *testing.F) {
 	f.Add([]byte("tasks import convert export"))
 	f.Add([]byte{7, 5, 1, 0, 6, 4, 1, 12, 3, 0, 1, 8, 3, 2})
 	f.Add([]byte(`{"data":[1,2,{"a":null}]}`))
-	in := luabind.Integration()
+	in := cloudconvert.Descriptor()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		L := lua.NewState(lua.Options{SkipOpenLibs: true})
 		defer L.Close()
 		g := &tableGen{L: L, data: data}
-		args := g.value(0, nil)
-		for _, fn := range in.Functions {
-			req, err := fn.Build(args)
-			if err != nil {
-				be, ok := err.(*bind.Error)
-				if !ok || be.Kind != bind.KindArgument || be.Function != fn.Name || !strings.HasPrefix(be.Error(), fn.FullName+": ") {
-					t.Fatalf("%s: bad error %#v", fn.Name, err)
-				}
-				continue
+		lv := g.value(0, nil)
+		args, verr := fromLua(lv, "", 0)
+		if verr != nil {
+			// The runtime reports it as an argument error of the call.
+			if verr.msg == "" {
+				t.Fatalf("empty conversion error at %q", verr.path)
 			}
-			if req.Body != nil && !json.Valid(req.Body) {
-				t.Fatalf("%s: invalid JSON body %q", fn.Name, req.Body)
-			}
-			for _, p := range fn.Params {
-				if p.Required && p.In == bind.InPath && req.PathParam(p.Key) == "" && p.Schema.MinLength != nil {
-					t.Fatalf("%s: empty path parameter %s", fn.Name, p.Key)
+		} else {
+			for _, fn := range in.Functions {
+				req, err := fn.Build(args, integration.Lua)
+				if err != nil {
+					if err.Kind != integration.KindArgument || err.Function != fn.Name || !strings.HasPrefix(err.Error(), fn.FullName+": ") || strings.Contains(err.Error(), "\n") {
+						t.Fatalf("%s: bad error %#v", fn.Name, err)
+					}
+					continue
 				}
+				if req.Body != nil && !json.Valid(req.Body) {
+					t.Fatalf("%s: invalid JSON body %q", fn.Name, req.Body)
+				}
+				for _, p := range fn.Params {
+					if p.Required && p.In == integration.InPath && req.PathValue(p.Key) == "" && p.Schema.Resolved().MinLength != nil {
+						t.Fatalf("%s: empty path parameter %s", fn.Name, p.Key)
+					}
+				}
+			}
+			// json.encode of the same value is valid JSON or a named error.
+			if b, err := integration.EncodeJSON(args, integration.Lua); err == nil && !json.Valid(b) {
+				t.Fatalf("json.encode wrote invalid JSON %q", b)
+			} else if err != nil && err.Param == "" {
+				t.Fatalf("json.encode error without a path: %v", err)
 			}
 		}
-		// The same bytes as a JSON response must not break the decoder.
-		d := bind.Decoder{L: L}
-		if v, err := d.Decode(data, in.Types["JobResponse"]); err == nil {
-			if _, err := bind.EncodeJSON(v, "fuzz"); err != nil && !json.Valid(data) {
+		// The same bytes as a JSON response must not break the decoder,
+		// and what it decodes encodes back as valid JSON.
+		d := JSONDecoder{L: L}
+		if v, err := d.Decode(data, in.Type("JobResponse")); err == nil {
+			if !json.Valid(data) {
 				t.Fatalf("decoded invalid JSON %q", data)
 			}
-		} else if json.Valid(data) {
+			if back, verr := fromLua(v, "", 0); verr == nil {
+				if b, err := integration.EncodeJSON(back, integration.Lua); err != nil || !json.Valid(b) {
+					t.Fatalf("decoded %q, encoded %q: %v", data, b, err)
+				}
+			}
+		} else if json.Valid(data) && !deeperThan(data, 512) && !strings.Contains(err.Error(), "out of range") {
 			t.Fatalf("rejected valid JSON %q: %v", data, err)
 		}
 	})
+}
+
+// deeperThan says whether a JSON document nests more than n levels (the
+// decoder's limit).
+func deeperThan(data []byte, n int) bool {
+	depth, inStr, esc := 0, false, false
+	for _, c := range data {
+		switch {
+		case esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case inStr:
+		case c == '[' || c == '{':
+			depth++
+			if depth > n {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package luaruntime
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -164,6 +165,13 @@ func (p *parser) number() lua.LValue {
 	f, err := strconv.ParseFloat(string(p.data[start:p.i]), 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return p.fail("invalid number")
+	}
+	// Underflow gives 0, which is fine; overflow would be an infinity that
+	// no JSON can carry back.
+	if math.IsInf(f, 0) {
+		num := string(p.data[start:min(p.i, start+40)])
+		p.i = start
+		return p.fail("number " + num + " is out of range")
 	}
 	return lua.LNumber(f)
 }

@@ -15,6 +15,8 @@ package luaruntime
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
@@ -26,13 +28,17 @@ import (
 type Limits struct {
 	Timeout         time.Duration // whole script; default 30s
 	MaxOutput       int           // bytes of print/dump output; default 1 MiB
-	MaxString       int           // bytes of one string built by string.rep, table.concat, json.encode, ...; default 16 MiB
+	MaxString       int           // bytes of one string built by `..`, string.rep, gsub, table.concat, json.encode, ...; default 16 MiB
 	CallStackSize   int           // Lua call depth; default 200
 	RegistryMaxSize int           // Lua value stack slots; default 256 Ki
-	// MaxMemory is how much the Go heap may grow while a script runs
-	// before it is stopped (a safety net for `..` in a loop, which no
-	// function of ours sees); default 1 GiB, -1 for none.
+	// MaxMemory is how much Lua data (strings, tables, functions) one
+	// script may hold, measured per script (see limits.go); default
+	// 1 GiB, -1 for none.
 	MaxMemory int64
+	// MaxCallDepth bounds how deeply calls nest counting each tail call
+	// as a level (gopher-lua keeps tail calls in one frame but an error's
+	// traceback lists each); default 200,000.
+	MaxCallDepth int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -54,6 +60,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxMemory == 0 {
 		l.MaxMemory = 1 << 30
 	}
+	if l.MaxCallDepth <= 0 {
+		l.MaxCallDepth = 200000
+	}
 	return l
 }
 
@@ -65,6 +74,11 @@ type Options struct {
 	// DefaultAccount is the account the namespace's own functions
 	// (app.integrations.<slug>.fn) use; "" for the default account.
 	DefaultAccount string
+	// ExtraDocs are pages served after the descriptor's (docs.list,
+	// docs.read, lua_read_doc, the MCP resources): pages made at run time,
+	// e.g. from what a server performs. A name the descriptor has already
+	// is an error.
+	ExtraDocs []*integration.DocPage
 }
 
 // Runtime is a host for Lua scripts. It is safe for concurrent use.
@@ -73,6 +87,7 @@ type Runtime struct {
 	lim  Limits
 	inv  *invoke.Invoker
 	in   *integration.Integration
+	docs []*integration.DocPage // the descriptor's, then Options.ExtraDocs
 }
 
 // New makes a runtime.
@@ -81,7 +96,23 @@ func New(opts Options) (*Runtime, error) {
 		return nil, errors.New("luaruntime: Options.Invoker is required")
 	}
 	r := &Runtime{opts: opts, lim: opts.Limits.withDefaults(), inv: opts.Invoker, in: opts.Invoker.Integration()}
-	if opts.DefaultAccount != "" {
+	r.docs = r.in.Docs
+	if len(opts.ExtraDocs) > 0 {
+		r.docs = append(slices.Clone(r.in.Docs), opts.ExtraDocs...)
+		seen := map[string]bool{}
+		for _, p := range r.docs {
+			if p == nil || p.Name == "" {
+				return nil, errors.New("luaruntime: Options.ExtraDocs has a page without a name")
+			}
+			if seen[p.Name] {
+				return nil, fmt.Errorf("luaruntime: Options.ExtraDocs: the docs page %q is there twice", p.Name)
+			}
+			seen[p.Name] = true
+		}
+	}
+	// A named account must exist; the default one may be resolved lazily
+	// (on the first call), so it is not asked for here.
+	if opts.DefaultAccount != "" && opts.DefaultAccount != accounts.DefaultName {
 		if _, err := r.inv.Accounts().Get(opts.DefaultAccount); err != nil {
 			return nil, err
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/cctoolkit/cloudconvert/luaruntime/safelib"
 )
 
 // Base functions a script does not get: code loading, the file system,
@@ -50,12 +52,8 @@ func (x *exec) install() {
 	for _, name := range removedBase {
 		g.RawSetString(name, lua.LNil)
 	}
-	str := L.GetGlobal("string").(*lua.LTable)
-	str.RawSetString("dump", lua.LNil)
-	str.RawSetString("rep", L.NewFunction(x.strRep))
-	str.RawSetString("format", L.NewFunction(x.strFormat(str.RawGetString("format").(*lua.LFunction))))
-	tbl := L.GetGlobal("table").(*lua.LTable)
-	tbl.RawSetString("concat", L.NewFunction(x.tableConcat))
+	L.GetGlobal("string").(*lua.LTable).RawSetString("dump", lua.LNil)
+	x.lib = safelib.Open(L, safelib.Env{Check: x.stopped, MaxString: x.r.lim.MaxString, Reserve: x.reserve})
 	g.RawSetString("print", L.NewFunction(x.print))
 	g.RawSetString("rawset", L.NewFunction(x.rawset(g.RawGetString("rawset").(*lua.LFunction))))
 
@@ -113,92 +111,6 @@ func (x *exec) checkSize(L *lua.LState, what string, n int64) {
 	if n > int64(x.r.lim.MaxString) {
 		L.RaiseError("%s would build a string of %d bytes, more than the limit of %d", what, n, x.r.lim.MaxString)
 	}
-}
-
-func (x *exec) strRep(L *lua.LState) int {
-	s := L.CheckString(1)
-	n := L.CheckInt(2)
-	sep := L.OptString(3, "")
-	if n <= 0 {
-		L.Push(lua.LString(""))
-		return 1
-	}
-	x.checkSize(L, "string.rep", int64(len(s))*int64(n)+int64(len(sep))*int64(n-1))
-	if sep == "" {
-		L.Push(lua.LString(strings.Repeat(s, n)))
-		return 1
-	}
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(s)
-	}
-	L.Push(lua.LString(b.String()))
-	return 1
-}
-
-var fmtWidth = regexp.MustCompile(`%[-+ #0]*(\d*)(?:\.(\d*))?`)
-
-func (x *exec) strFormat(orig *lua.LFunction) lua.LGFunction {
-	return func(L *lua.LState) int {
-		f := L.CheckString(1)
-		for _, m := range fmtWidth.FindAllStringSubmatch(f, -1) {
-			if len(m[1]) > 2 || len(m[2]) > 2 {
-				L.RaiseError("string.format: invalid format (width or precision too long)")
-			}
-		}
-		top := L.GetTop()
-		var total int64 = int64(len(f))
-		for i := 2; i <= top; i++ {
-			if s, ok := L.Get(i).(lua.LString); ok {
-				total += int64(len(s))
-			}
-		}
-		x.checkSize(L, "string.format", total)
-		L.Push(orig)
-		for i := 1; i <= top; i++ {
-			L.Push(L.Get(i))
-		}
-		L.Call(top, 1)
-		return 1
-	}
-}
-
-func (x *exec) tableConcat(L *lua.LState) int {
-	t := L.CheckTable(1)
-	sep := L.OptString(2, "")
-	i := L.OptInt(3, 1)
-	j := L.OptInt(4, t.Len())
-	if j-i > x.r.lim.MaxString {
-		x.checkSize(L, "table.concat", int64(j-i))
-	}
-	var total int64
-	var b strings.Builder
-	for k := i; k <= j; k++ {
-		v := t.RawGetInt(k)
-		var s string
-		switch v := v.(type) {
-		case lua.LString:
-			s = string(v)
-		case lua.LNumber:
-			s = v.String()
-		default:
-			L.RaiseError("table.concat: invalid value (at index %d) in table for 'concat'", k)
-		}
-		total += int64(len(s))
-		if k > i {
-			total += int64(len(sep))
-		}
-		x.checkSize(L, "table.concat", total)
-		if k > i {
-			b.WriteString(sep)
-		}
-		b.WriteString(s)
-	}
-	L.Push(lua.LString(b.String()))
-	return 1
 }
 
 // --- output ---

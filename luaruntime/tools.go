@@ -55,14 +55,22 @@ func (r *Runtime) Tools() []Tool {
 		},
 		{
 			Name:        "lua_read_doc",
-			Description: fmt.Sprintf("Read a Lua API docs page, e.g. %q.", "integrations."+r.in.Slug),
-			InputSchema: json.RawMessage(`{"type":"object","properties":{"name":{"type":"string"}},"required":["name"],"additionalProperties":false}`),
+			Description: fmt.Sprintf("Read a Lua API docs page, e.g. {\"page\": %q}; lua_list_docs lists the pages.", "integrations."+r.in.Slug),
+			InputSchema: json.RawMessage(`{"type":"object","properties":{"page":{"type":"string","description":"The page, e.g. integrations.` + r.in.Slug + `, ` + r.in.Slug + `.errors or a function name"},"name":{"type":"string","description":"The same as page (its older name)"}},"additionalProperties":false}`),
 			Handle: func(_ context.Context, args json.RawMessage) (string, error) {
-				var a struct{ Name string }
+				var a struct{ Page, Name string }
 				if err := json.Unmarshal(args, &a); err != nil {
-					return "", fmt.Errorf("lua_read_doc needs {\"name\": \"...\"}")
+					return "", fmt.Errorf("lua_read_doc needs {\"page\": \"...\"}")
 				}
-				return r.ReadDoc(a.Name)
+				switch {
+				case a.Page == "" && a.Name == "":
+					return "", fmt.Errorf("lua_read_doc needs the page, as {\"page\": \"...\"}; lua_list_docs lists the pages")
+				case a.Page != "" && a.Name != "" && a.Page != a.Name:
+					return "", fmt.Errorf("lua_read_doc got page %q and name %q; give one (page)", a.Page, a.Name)
+				case a.Page == "":
+					a.Page = a.Name
+				}
+				return r.ReadDoc(a.Page)
 			},
 		},
 	}

@@ -55,7 +55,7 @@ func buildCLI(t *testing.T) string {
 }
 
 // cliEnv is a clean environment: the default account and a named one
-// from a config file, both at the fixture API.
+// from a config file, both at base (a REST base URL).
 func cliEnv(t *testing.T, base string) []string {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "accounts.yaml")
@@ -71,8 +71,9 @@ func cliEnv(t *testing.T, base string) []string {
 // with the SDK's command transport.
 func TestCommandTransport(t *testing.T) {
 	bin := buildCLI(t)
-	api := newFixtureAPI(t)
-	env := cliEnv(t, api.URL+"/v2")
+	api := newLocalAPI(t)
+	seeded := seedJob(t, api, "seed")["id"].(string)
+	env := cliEnv(t, api.APIURL())
 	for _, tc := range []struct {
 		name  string
 		args  []string
@@ -114,10 +115,10 @@ func TestCommandTransport(t *testing.T) {
 				t.Errorf("tools: %v", names)
 			}
 			res := call(t, cs, "cloudconvert_get_current_user", map[string]any{"account": "staging"})
-			if res.IsError || !strings.Contains(text(res), "Username") {
+			if res.IsError || !strings.Contains(text(res), `"username": "staging"`) {
 				t.Errorf("get_current_user: %s", text(res))
 			}
-			res = call(t, cs, "cloudconvert_create_job", map[string]any{"tasks": []any{map[string]any{"name": "a", "operation": "import/url", "url": "https://example.com/x"}}})
+			res = call(t, cs, "cloudconvert_create_job", map[string]any{"tasks": []any{map[string]any{"name": "a", "operation": "import/base64", "file": "eA==", "filename": "x.txt"}}})
 			if res.IsError == tc.write {
 				t.Errorf("create_job (write=%v): %s", tc.write, text(res))
 			}
@@ -126,14 +127,14 @@ func TestCommandTransport(t *testing.T) {
 			}
 			res = call(t, cs, "execute_lua", map[string]any{"code": `
 local cc = app.integrations.cloudconvert
-local jobs = cc.list_jobs({per_page = 10})
+local jobs = cc.list_jobs({tag = "seed", per_page = 10})
 local job = cc.get_job({job_id = jobs.data[1].id})
 return {first = jobs.data[1].id, status = job.data.status}`})
-			if res.IsError || !strings.Contains(text(res), `"status": "error"`) {
+			if res.IsError || !strings.Contains(text(res), `"status": "finished"`) || !strings.Contains(text(res), seeded) {
 				t.Errorf("execute_lua: %s", text(res))
 			}
 			res = call(t, cs, "cloudconvert_get_job", map[string]any{"job_id": "echo-key"})
-			if !res.IsError {
+			if !res.IsError || errorField(res, "status") != float64(500) || !strings.Contains(text(res), "[redacted]") {
 				t.Errorf("echo-key: %s", text(res))
 			}
 			cs.Close() // waits for the process
@@ -212,7 +213,7 @@ func TestCommandUsageErrors(t *testing.T) {
 	}{
 		{[]string{"mcp", "--http", "0.0.0.0:8931"}, "not a loopback address"},
 		{[]string{"mcp", "--http", ":8931"}, "every network interface"},
-		{[]string{"mcp", "--write=maybe"}, "--write must be deny or allow"},
+		{[]string{"mcp", "--write=maybe"}, "--write must be deny, ask or allow"},
 		{[]string{"mcp", "--max-output", "0"}, "--max-output"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

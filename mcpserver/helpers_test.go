@@ -4,18 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
+	"github.com/cctoolkit/cloudconvert/internal/localtest"
+	"github.com/cctoolkit/cloudconvert/localserver"
 	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
 
@@ -24,109 +25,60 @@ const (
 	stagingKey = "sk-staging-SECRET-fedcba9876543210"
 )
 
-// fixtureDir holds the official PHP SDK's recorded responses.
-const fixtureDir = "../../shared/fixtures/cloudconvert-sdk/cloudconvert-php/tests/Unit/responses"
+// users of the local server: the default account's and "staging"'s keys
+// belong to different users, so a test sees which account a call used.
+var users = []localserver.UserConfig{
+	{ID: 1, Username: "local", Email: "local@localhost", Credits: 1000, APIKeys: []string{testKey}},
+	{ID: 2, Username: "staging", Email: "staging@localhost", Credits: 50, APIKeys: []string{stagingKey}},
+}
 
-func fixture(t testing.TB, name string) []byte {
+// newLocalAPI starts the real local CloudConvert server behind a recorder
+// (see localtest). Its fault hook answers only for the job or task ID
+// "echo-key": a broken server that echoes the Authorization header back,
+// which the local server never does.
+func newLocalAPI(t testing.TB) *localtest.Server {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtureDir, name))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	return b
-}
-
-type request struct {
-	Method, Path, Query, Auth string
-	Body                      string
-}
-
-// fixtureAPI answers like the CloudConvert API with the recorded fixtures.
-// Job IDs "missing" (404) and "echo-key" (a broken server that echoes the
-// Authorization header back) trigger errors.
-type fixtureAPI struct {
-	*httptest.Server
-	files map[string][]byte
-	mu    sync.Mutex
-	reqs  []request
-}
-
-func newFixtureAPI(t testing.TB) *fixtureAPI {
-	t.Helper()
-	f := &fixtureAPI{files: map[string][]byte{}}
-	for _, n := range []string{"job.json", "job_created.json", "jobs.json", "task.json", "task_created.json", "tasks.json", "user.json", "error400.json"} {
-		f.files[n] = fixture(t, n)
-	}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fixtureAPI) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	f.mu.Lock()
-	f.reqs = append(f.reqs, request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: string(body)})
-	f.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	if a := r.Header.Get("Authorization"); a != "Bearer "+testKey && a != "Bearer "+stagingKey {
-		w.WriteHeader(http.StatusUnauthorized)
-		io.WriteString(w, `{"message":"Unauthenticated.","code":"UNAUTHENTICATED"}`)
-		return
-	}
-	p := strings.TrimPrefix(r.URL.Path, "/v2")
-	seg := strings.Split(strings.Trim(p, "/"), "/")
-	if len(seg) == 2 && (seg[0] == "jobs" || seg[0] == "tasks") {
-		switch seg[1] {
-		case "missing":
-			w.WriteHeader(http.StatusNotFound)
-			io.WriteString(w, `{"message":"Job not found","code":"NOT_FOUND"}`)
-			return
-		case "echo-key":
-			w.WriteHeader(http.StatusInternalServerError)
-			fmt.Fprintf(w, `{"message":"bad header %s","code":"SERVER_ERROR","errors":{"auth":[%q]}}`, r.Header.Get("Authorization"), r.Header.Get("Authorization"))
-			return
-		case "invalid":
-			w.WriteHeader(http.StatusUnprocessableEntity)
-			w.Write(f.files["error400.json"])
-			return
+	api := localtest.Start(t, localtest.Options{Users: users})
+	api.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/echo-key") {
+			return false
 		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, `{"message":"bad header %s","code":"SERVER_ERROR","errors":{"auth":[%q]}}`, r.Header.Get("Authorization"), r.Header.Get("Authorization"))
+		return true
+	})
+	return api
+}
+
+// seedJob makes a finished job on the server (import/base64 -> export/url,
+// tagged tag) without going through the code under test.
+func seedJob(t testing.TB, api *localtest.Server, tag string) map[string]any {
+	t.Helper()
+	body := `{"tag":` + strconv.Quote(tag) + `,"tasks":{"import":{"operation":"import/base64","file":"aGVsbG8=","filename":"hello.txt"},"export":{"operation":"export/url","input":"import"}}}`
+	req, _ := http.NewRequest(http.MethodPost, api.APIURL()+"/jobs", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
-	switch {
-	case r.Method == "GET" && p == "/users/me":
-		w.Write(f.files["user.json"])
-	case r.Method == "GET" && p == "/jobs":
-		w.Write(f.files["jobs.json"])
-	case r.Method == "GET" && p == "/tasks":
-		w.Write(f.files["tasks.json"])
-	case r.Method == "GET" && len(seg) == 2 && seg[0] == "jobs":
-		w.Write(f.files["job.json"])
-	case r.Method == "GET" && len(seg) == 2 && seg[0] == "tasks":
-		w.Write(f.files["task.json"])
-	case r.Method == "POST" && p == "/jobs":
-		w.WriteHeader(http.StatusCreated)
-		w.Write(f.files["job_created.json"])
-	case r.Method == "POST":
-		w.WriteHeader(http.StatusCreated)
-		w.Write(f.files["task_created.json"])
-	default:
-		w.WriteHeader(http.StatusNotFound)
-		io.WriteString(w, `{"message":"no fixture","code":"NOT_FOUND"}`)
+	defer resp.Body.Close()
+	var created struct {
+		Data struct{ ID string } `json:"data"`
 	}
+	if err := json.NewDecoder(resp.Body).Decode(&created); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("seed job: %d %v", resp.StatusCode, err)
+	}
+	job := api.WaitJob(t, created.Data.ID)
+	if job["status"] != "finished" {
+		t.Fatalf("seed job: %s", mustJSON(job))
+	}
+	return job
 }
 
-func (f *fixtureAPI) requests() []request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]request(nil), f.reqs...)
-}
-
-func (f *fixtureAPI) reset() {
-	f.mu.Lock()
-	f.reqs = nil
-	f.mu.Unlock()
-}
-
-// testAccounts: a default account and "staging" (another key) at base.
+// testAccounts: a default account and "staging" (another key, another
+// user) at base (a REST base URL, …/v2).
 func testAccounts(base string) *accounts.Set {
 	return accounts.NewSet(
 		&accounts.Account{Name: "default", APIKey: accounts.NewSecret(testKey), BaseURL: base},
@@ -138,19 +90,33 @@ type setup struct {
 	allowWrite bool
 	maxOutput  int
 	base       string // REST base URL
+	// policy, when set, replaces allowWrite's; denyHint is its hint.
+	policy          invoke.Policy
+	denyHint        string
+	approvalTimeout time.Duration
 }
 
 func newServer(t testing.TB, s setup) *Server {
 	t.Helper()
-	rt, err := luaruntime.New(luaruntime.Options{
-		Accounts: testAccounts(s.base),
-		Policy:   luaruntime.Headless(s.allowWrite),
-		DenyHint: "restart the MCP server with --write=allow",
+	policy, hint := invoke.Headless(s.allowWrite), "restart the MCP server with --write=allow"
+	if s.policy != (invoke.Policy{}) {
+		policy, hint = s.policy, s.denyHint
+	}
+	inv, err := invoke.New(invoke.Options{
+		Integration: cloudconvert.Descriptor(),
+		Accounts:    testAccounts(s.base),
+		Policy:      policy,
+		DenyHint:    hint,
+		UserAgent:   "mcpserver-test",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Runtime: rt, MaxOutput: s.maxOutput, Name: "cloudconvert-test", Version: "test"})
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Runtime: rt, MaxOutput: s.maxOutput, Name: "cloudconvert-test", Version: "test", ApprovalTimeout: s.approvalTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,7 @@ func (s *Server) ServeHTTP(ctx context.Context, addr string, ready func(url stri
 	if err := CheckLoopback(addr); err != nil {
 		return err
 	}
+	defer s.stopParked()
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return err

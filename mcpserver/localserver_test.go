@@ -1,27 +1,15 @@
 package mcpserver
 
 import (
-	"context"
-	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/cctoolkit/cloudconvert/localserver"
 )
 
 // TestLocalServer drives the tools against the embedded local
 // CloudConvert server: read tools, a multi-step execute_lua script that
 // creates a job, waits for it (sync API) and lists its tasks, and an API error.
 func TestLocalServer(t *testing.T) {
-	ls, err := localserver.Start(context.Background(), localserver.Config{
-		DataDir: t.TempDir(),
-		APIKey:  testKey,
-		Logger:  slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ls.Close() })
+	ls := newLocalAPI(t)
 	cs := connect(t, newServer(t, setup{allowWrite: true, base: ls.APIURL()}))
 
 	res := call(t, cs, "cloudconvert_get_current_user", nil)

@@ -14,9 +14,11 @@
 // [luaruntime.Runtime.Execute]. So argument checks, the policy, the
 // transport's retries, errors and the hiding of API keys are shared.
 //
-// Write functions follow the runtime's policy: when it denies writes they
-// are not listed, and a call to one anyway is answered by the runtime's
-// permission error.
+// Write functions follow the runtime's policy: when it (and every
+// account's permissions) denies writes they are not listed, and a call to
+// one anyway is answered by the runtime's permission error. A call the
+// policy sets to ask is put to the user through the client's elicitation
+// (see approve.go), also inside execute_lua.
 package mcpserver
 
 import (
@@ -26,9 +28,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -61,6 +64,10 @@ type Options struct {
 	Name, Version string
 	// Logger gets the SDK's and the server's logs; none when nil.
 	Logger *slog.Logger
+	// ApprovalTimeout is how long a call the policy sets to ask waits for
+	// the client to come back with the answer (protocol 2026-07-28 and
+	// later; see approve.go); DefaultApprovalTimeout when 0.
+	ApprovalTimeout time.Duration
 }
 
 // Server is an MCP server for one integration. Its tools are safe for
@@ -77,6 +84,9 @@ type Server struct {
 	// hidden are write tools not listed under the policy; calls to them
 	// still reach the runtime, which refuses them.
 	hidden map[string]mcp.ToolHandler
+
+	mu     sync.Mutex
+	parked map[string]*parked // calls waiting for an answer, by requestState
 }
 
 // New builds the server and its tools, resources and instructions.
@@ -87,10 +97,13 @@ func New(opts Options) (*Server, error) {
 	in := opts.Runtime.Integration()
 	s := &Server{
 		opts: opts, rt: opts.Runtime, in: in, max: opts.MaxOutput,
-		scheme: in.Slug + "-docs", hidden: map[string]mcp.ToolHandler{},
+		scheme: in.Slug + "-docs", hidden: map[string]mcp.ToolHandler{}, parked: map[string]*parked{},
 	}
 	if s.max <= 0 {
 		s.max = DefaultMaxOutput
+	}
+	if s.opts.ApprovalTimeout <= 0 {
+		s.opts.ApprovalTimeout = DefaultApprovalTimeout
 	}
 	name, version := opts.Name, opts.Version
 	if name == "" {
@@ -121,14 +134,17 @@ func (s *Server) MCP() *mcp.Server { return s.mcp }
 
 // Run serves one session over t (e.g. &mcp.StdioTransport{}) until the
 // client disconnects or ctx is done.
-func (s *Server) Run(ctx context.Context, t mcp.Transport) error { return s.mcp.Run(ctx, t) }
+func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
+	defer s.stopParked()
+	return s.mcp.Run(ctx, t)
+}
 
 // Tools returns the listed tools' definitions, in order.
 func (s *Server) Tools() []*mcp.Tool { return slices.Clone(s.listed) }
 
 // WritesAllowed reports whether write tools are listed: the runtime's
-// policy does not deny writes.
-func (s *Server) WritesAllowed() bool { return s.rt.Policy().Write != invoke.Deny }
+// policy, or some account's permissions, do not deny writes.
+func (s *Server) WritesAllowed() bool { return s.rt.Invoker().MayAllow(integration.Write) }
 
 // DocURI is the resource URI of a docs page, e.g.
 // cloudconvert-docs://cloudconvert.create_job.
@@ -141,8 +157,11 @@ func (s *Server) instructions() string {
 	fmt.Fprintf(&b, "execute_lua runs a Lua script with %s.* for multi-step work (create a job, wait for it, pick fields out of the results) in one call. ", s.in.LuaPath)
 	b.WriteString("lua_list_docs, lua_search_docs and lua_read_doc read the reference, which is also served as resources")
 	fmt.Fprintf(&b, " (%s://<page>). ", s.scheme)
-	if !s.WritesAllowed() {
-		b.WriteString("Write functions are disabled on this server (start it with --write=allow to enable them).")
+	switch {
+	case !s.WritesAllowed():
+		b.WriteString("Write functions are disabled on this server (start it with --write=allow or --write=ask to enable them).")
+	case s.rt.Policy().Write == invoke.Ask:
+		b.WriteString("Before each write the server asks the user to approve it through the client (MCP elicitation); a refused call is answered with a permission_denied error.")
 	}
 	return strings.TrimSpace(b.String())
 }
@@ -164,9 +183,7 @@ func (s *Server) guard(name string, h mcp.ToolHandler) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
 		defer func() {
 			if p := recover(); p != nil {
-				if s.opts.Logger != nil {
-					s.opts.Logger.Error("tool panicked", "tool", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				}
+				s.logPanic(name, p)
 				res, err = s.errorResult(map[string]any{"kind": "internal_error", "message": s.rt.Redact(fmt.Sprintf("the %s tool failed: %v", name, p))}, ""), nil
 			}
 		}()
@@ -252,26 +269,33 @@ func (s *Server) addFunctionTools() error {
 
 func (s *Server) functionHandler(f *integration.Function) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		account, args, err := splitAccount(req.Params.Arguments)
-		if err != nil {
-			return s.errorResult(map[string]any{
-				"kind": "invalid_argument", "function": f.Name, "param": err.param, "message": err.msg,
-				"text": f.FullName + ": " + err.Error(),
-			}, s.docHint(f.DocPage)), nil
-		}
-		if account == "" {
-			account = s.opts.DefaultAccount
-		}
-		res := s.rt.Invoker().CallJSON(ctx, invoke.JSONCall{Account: account, Function: f.Name, Args: args})
-		if res.Err != nil {
-			hint := ""
-			if res.Err.Kind == integration.KindArgument {
-				hint = s.docHint(f.DocPage)
-			}
-			return s.errorResult(luaruntime.ErrorFields(res.Err), hint), nil
-		}
-		return s.dataResult(res.Data, res.Status), nil
+		return s.runAskable(ctx, req, req.Params.Arguments, func(ctx context.Context, raw json.RawMessage) *mcp.CallToolResult {
+			return s.callFunction(ctx, f, raw)
+		}), nil
 	}
+}
+
+// callFunction is a function tool's work.
+func (s *Server) callFunction(ctx context.Context, f *integration.Function, raw json.RawMessage) *mcp.CallToolResult {
+	account, args, err := splitAccount(raw)
+	if err != nil {
+		return s.errorResult(map[string]any{
+			"kind": "invalid_argument", "function": f.Name, "param": err.param, "message": err.msg,
+			"text": f.FullName + ": " + err.Error(),
+		}, s.docHint(f.DocPage))
+	}
+	if account == "" {
+		account = s.opts.DefaultAccount
+	}
+	res := s.rt.Invoker().CallJSON(ctx, invoke.JSONCall{Account: account, Function: f.Name, Args: args})
+	if res.Err != nil {
+		hint := ""
+		if res.Err.Kind == integration.KindArgument {
+			hint = s.docHint(f.DocPage)
+		}
+		return s.errorResult(luaruntime.ErrorFields(res.Err), hint)
+	}
+	return s.dataResult(res.Data, res.Status)
 }
 
 func (s *Server) docHint(page string) string {

@@ -3,7 +3,8 @@ package mcpserver
 import (
 	"context"
 	"encoding/json"
-	"io/fs"
+	"net"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -12,17 +13,21 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/cctoolkit/cloudconvert/catalog"
-	ccdocs "github.com/cctoolkit/cloudconvert/generated/cloudconvert/docs"
-	"github.com/cctoolkit/cloudconvert/generated/cloudconvert/meta"
-	"github.com/cctoolkit/cloudconvert/sdk/ccfake"
+	"github.com/cctoolkit/cloudconvert/accounts"
+	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/invoke"
+	"github.com/cctoolkit/cloudconvert/luaruntime"
 )
+
+// deadAPI is a REST base URL where nothing listens, for tests that call no
+// function.
+const deadAPI = "http://127.0.0.1:1/v2"
 
 var runtimeTools = []string{"execute_lua", "lua_list_docs", "lua_search_docs", "lua_read_doc"}
 
 func TestInitialize(t *testing.T) {
-	api := newFixtureAPI(t)
-	cs := connect(t, newServer(t, setup{base: api.URL + "/v2"}))
+	cs := connect(t, newServer(t, setup{base: deadAPI}))
 	init := cs.InitializeResult()
 	if init.ServerInfo.Name != "cloudconvert-test" || init.ServerInfo.Version != "test" {
 		t.Errorf("server info: %+v", init.ServerInfo)
@@ -37,12 +42,11 @@ func TestInitialize(t *testing.T) {
 	}
 }
 
-// TestListTools checks the tools against the metadata: one per function,
-// named from it, with its schema plus account, its description and the
-// annotations of its operation type; write tools only with writes allowed.
+// TestListTools checks the tools against the descriptor: one per function,
+// named from it, with its input schema plus account, its description and
+// the annotations of its kind; write tools only with writes allowed.
 func TestListTools(t *testing.T) {
-	api := newFixtureAPI(t)
-	in := meta.Integration()
+	in := cloudconvert.Descriptor()
 	for _, tc := range []struct {
 		name       string
 		allowWrite bool
@@ -51,7 +55,7 @@ func TestListTools(t *testing.T) {
 		{"write=allow", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cs := connect(t, newServer(t, setup{allowWrite: tc.allowWrite, base: api.URL + "/v2"}))
+			cs := connect(t, newServer(t, setup{allowWrite: tc.allowWrite, base: deadAPI}))
 			res, err := cs.ListTools(context.Background(), nil)
 			if err != nil {
 				t.Fatal(err)
@@ -64,52 +68,55 @@ func TestListTools(t *testing.T) {
 			}
 			var want []string
 			for _, f := range in.Functions {
-				if f.Operation == catalog.Write && !tc.allowWrite {
+				if f.Kind == integration.Write && !tc.allowWrite {
 					continue
 				}
-				want = append(want, f.MCPToolName)
+				want = append(want, f.ToolName)
 			}
 			want = append(want, runtimeTools...)
 			slices.Sort(want) // the SDK lists tools by name
 			if !slices.Equal(names, want) {
 				t.Fatalf("tools:\n got %v\nwant %v", names, want)
 			}
+			all, reads, writes := in.Counts()
+			if reads == 0 || writes == 0 || len(names) != len(runtimeTools)+map[bool]int{false: reads, true: all}[tc.allowWrite] {
+				t.Errorf("%d tools; the descriptor has %d reads and %d writes", len(names), reads, writes)
+			}
 			for _, f := range in.Functions {
-				tool := got[f.MCPToolName]
+				tool := got[f.ToolName]
 				if tool == nil {
 					continue
 				}
-				t.Run(f.MCPToolName, func(t *testing.T) {
-					// Schema: exactly the metadata's, plus the account property.
-					var wantSchema map[string]any
-					if err := json.Unmarshal(f.InputSchema, &wantSchema); err != nil {
-						t.Fatal(err)
-					}
+				t.Run(f.ToolName, func(t *testing.T) {
+					// Schema: exactly the descriptor's, plus the account property.
+					wantSchema := normalize(t, f.InputSchema()).(map[string]any)
 					props, _ := wantSchema["properties"].(map[string]any)
-					if props == nil {
-						props = map[string]any{}
-					}
 					props["account"] = map[string]any{"type": "string", "description": "The named account to call with; the default account when omitted. Configured: staging."}
-					wantSchema["properties"] = props
-					if gotSchema := normalize(t, tool.InputSchema); !reflect.DeepEqual(gotSchema, normalize(t, wantSchema)) {
+					if gotSchema := normalize(t, tool.InputSchema); !reflect.DeepEqual(gotSchema, wantSchema) {
 						t.Errorf("schema:\n got %s\nwant %s", mustJSON(gotSchema), mustJSON(wantSchema))
 					}
-					if tool.Description != f.Description {
-						t.Errorf("description %q, want %q", tool.Description, f.Description)
+					wantDesc := f.Description
+					if wantDesc == "" {
+						wantDesc = f.Summary
+					}
+					if tool.Description != wantDesc || wantDesc == "" {
+						t.Errorf("description %q, want %q", tool.Description, wantDesc)
 					}
 					a := tool.Annotations
 					if a == nil {
 						t.Fatal("no annotations")
 					}
-					switch f.Operation {
-					case catalog.Read:
+					switch f.Kind {
+					case integration.Read:
 						if !a.ReadOnlyHint || a.DestructiveHint != nil {
 							t.Errorf("read annotations: %+v", a)
 						}
-					case catalog.Write:
+					case integration.Write:
 						if a.ReadOnlyHint || a.DestructiveHint == nil || !*a.DestructiveHint {
 							t.Errorf("write annotations: %+v", a)
 						}
+					default:
+						t.Errorf("kind %v", f.Kind)
 					}
 				})
 			}
@@ -135,52 +142,81 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// TestReadTools calls each read tool against the fixture server and checks
-// the structured content is the API's JSON and the request was right.
+// TestReadTools calls each read tool against the local server and checks
+// the structured content is the API's JSON (the same GET made beside it)
+// and the request was right, with the account's key.
 func TestReadTools(t *testing.T) {
-	api := newFixtureAPI(t)
-	cs := connect(t, newServer(t, setup{base: api.URL + "/v2"}))
+	api := newLocalAPI(t)
+	job := seedJob(t, api, "read-tools")
+	jobID := job["id"].(string)
+	taskID := job["tasks"].([]any)[0].(map[string]any)["id"].(string)
+	cs := connect(t, newServer(t, setup{base: api.APIURL()}))
 	for _, tc := range []struct {
-		tool    string
-		args    map[string]any
-		fixture string
-		path    string
-		query   string
-		auth    string
+		tool  string
+		args  map[string]any
+		path  string // of the request, and of the GET that gives the expected JSON
+		query string
+		auth  string
+		check string // in the text
 	}{
-		{"cloudconvert_get_current_user", nil, "user.json", "/v2/users/me", "", testKey},
-		{"cloudconvert_get_current_user", map[string]any{"account": "staging"}, "user.json", "/v2/users/me", "", stagingKey},
-		{"cloudconvert_get_job", map[string]any{"job_id": "cd82535b-0614-4b23-bbba-b24ab0e892f7"}, "job.json", "/v2/jobs/cd82535b-0614-4b23-bbba-b24ab0e892f7", "", testKey},
-		{"cloudconvert_list_jobs", map[string]any{"status": "finished", "per_page": 5, "account": "default"}, "jobs.json", "/v2/jobs", "filter[status]=finished&per_page=5", testKey},
-		{"cloudconvert_get_task", map[string]any{"task_id": "4c80f1ae"}, "task.json", "/v2/tasks/4c80f1ae", "", testKey},
-		{"cloudconvert_list_tasks", map[string]any{"job_id": "abc", "operation": "convert"}, "tasks.json", "/v2/tasks", "", testKey},
+		{"cloudconvert_get_current_user", nil, "/v2/users/me", "", testKey, `"username": "local"`},
+		{"cloudconvert_get_current_user", map[string]any{"account": "staging"}, "/v2/users/me", "", stagingKey, `"username": "staging"`},
+		{"cloudconvert_get_job", map[string]any{"job_id": jobID}, "/v2/jobs/" + jobID, "", testKey, `"status": "finished"`},
+		{"cloudconvert_list_jobs", map[string]any{"status": "finished", "per_page": 5, "account": "default"}, "/v2/jobs", "filter[status]=finished&per_page=5", testKey, jobID},
+		{"cloudconvert_get_task", map[string]any{"task_id": taskID}, "/v2/tasks/" + taskID, "", testKey, taskID},
+		{"cloudconvert_list_tasks", map[string]any{"job_id": jobID, "operation": "export/url"}, "/v2/tasks", "filter[operation]=export%2Furl&filter[job_id]=" + jobID, testKey, `"job_id": "` + jobID + `"`},
 	} {
 		t.Run(tc.tool, func(t *testing.T) {
-			api.reset()
+			api.Reset()
 			res := call(t, cs, tc.tool, tc.args)
 			if res.IsError {
 				t.Fatalf("tool error: %s", text(res))
 			}
-			want := normalize(t, fixture(t, tc.fixture))
-			if !reflect.DeepEqual(normalize(t, res.StructuredContent), want) {
-				t.Errorf("structured content is not the API's JSON:\n%s", mustJSON(res.StructuredContent))
-			}
-			if !reflect.DeepEqual(normalize(t, []byte(text(res))), want) {
-				t.Errorf("text is not the API's JSON:\n%s", text(res))
-			}
-			reqs := api.requests()
+			reqs := api.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("requests: %+v", reqs)
 			}
 			r := reqs[0]
-			if r.Path != tc.path || r.Auth != "Bearer "+tc.auth {
-				t.Errorf("request %s (auth %q), want %s with %s", r.Path, r.Auth, tc.path, tc.auth)
+			if r.Path != tc.path || r.Auth != "Bearer "+tc.auth || r.Status != 200 {
+				t.Errorf("request %s (auth %q) -> %d, want %s with %s", r.Path, r.Auth, r.Status, tc.path, tc.auth)
 			}
-			if tc.query != "" && r.Query != tc.query && !sameQuery(r.Query, tc.query) {
+			if tc.query != "" && !sameQuery(r.Query, tc.query) {
 				t.Errorf("query %q, want %q", r.Query, tc.query)
+			}
+			if !strings.Contains(text(res), tc.check) {
+				t.Errorf("text lacks %q:\n%s", tc.check, text(res))
+			}
+			path := tc.path
+			if r.Query != "" {
+				path += "?" + r.Query
+			}
+			_, direct := getAs(t, api.URL+path, tc.auth)
+			want := normalize(t, direct)
+			if !reflect.DeepEqual(normalize(t, res.StructuredContent), want) {
+				t.Errorf("structured content is not the API's JSON:\n%s\n%s", mustJSON(res.StructuredContent), mustJSON(want))
+			}
+			if !reflect.DeepEqual(normalize(t, []byte(text(res))), want) {
+				t.Errorf("text is not the API's JSON:\n%s", text(res))
 			}
 		})
 	}
+}
+
+// getAs sends a GET with a key, beside the code under test.
+func getAs(t *testing.T, url, key string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, m
 }
 
 func sameQuery(a, b string) bool {
@@ -196,8 +232,10 @@ func sameQuery(a, b string) bool {
 // TestAPIErrors: API failures are tool errors with the typed error's
 // fields, and never show the key, even when the server echoes it.
 func TestAPIErrors(t *testing.T) {
-	api := newFixtureAPI(t)
-	cs := connect(t, newServer(t, setup{base: api.URL + "/v2"}))
+	api := newLocalAPI(t)
+	job := seedJob(t, api, "api-errors")
+	finished := job["tasks"].([]any)[0].(map[string]any)["id"].(string)
+	cs := connect(t, newServer(t, setup{allowWrite: true, base: api.APIURL()}))
 	for _, tc := range []struct {
 		name   string
 		tool   string
@@ -207,7 +245,8 @@ func TestAPIErrors(t *testing.T) {
 		errors bool
 	}{
 		{"not found", "cloudconvert_get_job", map[string]any{"job_id": "missing"}, 404, "NOT_FOUND", false},
-		{"validation", "cloudconvert_get_task", map[string]any{"task_id": "invalid"}, 422, "INVALID_DATA", true},
+		// A finished task cannot be cancelled: 422 with a field error.
+		{"validation", "cloudconvert_cancel_task", map[string]any{"task_id": finished}, 422, "INVALID_DATA", true},
 		{"echoed key", "cloudconvert_get_job", map[string]any{"job_id": "echo-key"}, 500, "SERVER_ERROR", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,9 +276,12 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestTransportError(t *testing.T) {
-	api := newFixtureAPI(t)
-	url := api.URL
-	api.Close() // nothing listens there any more
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there any more
 	cs := connect(t, newServer(t, setup{base: url + "/v2"}))
 	res := call(t, cs, "cloudconvert_get_current_user", nil)
 	if !res.IsError || errorField(res, "kind") != "transport_error" {
@@ -251,8 +293,8 @@ func TestTransportError(t *testing.T) {
 // is refused before any request; with --write=allow it goes through.
 func TestWritePolicy(t *testing.T) {
 	args := map[string]any{"tasks": []any{
-		map[string]any{"name": "import-1", "operation": "import/url", "url": "https://example.com/a.docx"},
-		map[string]any{"name": "convert-1", "operation": "convert", "input": "import-1", "output_format": "pdf"},
+		map[string]any{"name": "import-1", "operation": "import/base64", "file": "aGVsbG8=", "filename": "a.txt"},
+		map[string]any{"name": "export-1", "operation": "export/url", "input": "import-1"},
 	}, "tag": "mcp"}
 	for _, tc := range []struct {
 		name       string
@@ -262,12 +304,12 @@ func TestWritePolicy(t *testing.T) {
 		{"allow", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newFixtureAPI(t)
-			cs := connect(t, newServer(t, setup{allowWrite: tc.allowWrite, base: api.URL + "/v2"}))
+			api := newLocalAPI(t)
+			cs := connect(t, newServer(t, setup{allowWrite: tc.allowWrite, base: api.APIURL()}))
 			for _, tool := range []string{"cloudconvert_create_job", "cloudconvert_create_task"} {
 				a := args
 				if tool == "cloudconvert_create_task" {
-					a = map[string]any{"operation": "import/url", "payload": map[string]any{"url": "https://example.com/a.docx"}}
+					a = map[string]any{"operation": "import/base64", "payload": map[string]any{"file": "aGVsbG8=", "filename": "b.txt"}}
 				}
 				res := call(t, cs, tool, a)
 				if tc.allowWrite {
@@ -284,16 +326,19 @@ func TestWritePolicy(t *testing.T) {
 				}
 			}
 			posts := 0
-			for _, r := range api.requests() {
+			for _, r := range api.Requests() {
 				if r.Method == "POST" {
 					posts++
+					if r.Status != http.StatusCreated {
+						t.Errorf("%s -> %d", r.Path, r.Status)
+					}
 				}
 			}
 			if want := map[bool]int{false: 0, true: 2}[tc.allowWrite]; posts != want {
 				t.Errorf("%d POSTs reached the API, want %d", posts, want)
 			}
 			// The same through execute_lua.
-			res := call(t, cs, "execute_lua", map[string]any{"code": `return app.integrations.cloudconvert.create_job({tasks = {{name = "a", operation = "import/url", url = "https://example.com/x"}}}).data.id`})
+			res := call(t, cs, "execute_lua", map[string]any{"code": `return app.integrations.cloudconvert.create_job({tasks = {{name = "a", operation = "import/base64", file = "eA==", filename = "x.txt"}}}).data.id`})
 			if tc.allowWrite == res.IsError {
 				t.Errorf("execute_lua write (allow=%v): %s", tc.allowWrite, text(res))
 			}
@@ -305,17 +350,16 @@ func TestWritePolicy(t *testing.T) {
 }
 
 // TestExecuteLuaMultiStep runs a script that creates a job, reads it back
-// and lists its tasks against the stateful fake API (ccfake).
+// and lists its tasks against the local server.
 func TestExecuteLuaMultiStep(t *testing.T) {
-	fake := ccfake.New(testKey)
-	t.Cleanup(fake.Close)
-	cs := connect(t, newServer(t, setup{allowWrite: true, base: fake.BaseURL()}))
+	api := newLocalAPI(t)
+	cs := connect(t, newServer(t, setup{allowWrite: true, base: api.APIURL()}))
 	script := `
 local cc = app.integrations.cloudconvert
 local job = cc.create_job({tag = "mcp-test", tasks = {
-  {name = "in", operation = "import/url", url = "https://example.com/report.docx"},
-  {name = "pdf", operation = "convert", input = "in", output_format = "pdf"},
-  {name = "out", operation = "export/url", input = "pdf"},
+  {name = "in", operation = "import/base64", file = "aGVsbG8=", filename = "report.txt"},
+  {name = "zip", operation = "archive", input = "in", output_format = "zip"},
+  {name = "out", operation = "export/url", input = "zip"},
 }})
 print("created", job.data.id)
 local again = cc.get_job({job_id = job.data.id})
@@ -331,7 +375,7 @@ return {id = again.data.id, tag = again.data.tag, names = names, listed = #tasks
 	}
 	env, _ := res.StructuredContent.(map[string]any)
 	result, _ := env["result"].(map[string]any)
-	if env["success"] != true || result["tag"] != "mcp-test" || result["listed"] != float64(3) || mustJSON(result["names"]) != `["in","out","pdf"]` {
+	if env["success"] != true || result["tag"] != "mcp-test" || result["listed"] != float64(3) || mustJSON(result["names"]) != `["in","out","zip"]` {
 		t.Errorf("envelope: %s", mustJSON(env))
 	}
 	if !strings.Contains(env["output"].(string), "created\t"+result["id"].(string)) {
@@ -345,8 +389,17 @@ return {id = again.data.id, tag = again.data.tag, names = names, listed = #tasks
 	if !slices.Equal(fns, []string{"cloudconvert.create_job", "cloudconvert.get_job", "cloudconvert.list_tasks"}) {
 		t.Errorf("calls: %v", fns)
 	}
-	if fake.JobsCreated.Load() != 1 {
-		t.Errorf("jobs created: %d", fake.JobsCreated.Load())
+	jobs := 0
+	for _, r := range api.Requests() {
+		if r.Method == "POST" && r.Path == "/v2/jobs" && r.Status == http.StatusCreated {
+			jobs++
+		}
+	}
+	if jobs != 1 {
+		t.Errorf("jobs created: %d", jobs)
+	}
+	if job := api.WaitJob(t, result["id"].(string)); job["status"] != "finished" {
+		t.Errorf("the job: %s", mustJSON(job))
 	}
 	for _, want := range []string{"Output:\ncreated\t", "Result:", `"tag": "mcp-test"`} {
 		if !strings.Contains(text(res), want) {
@@ -356,15 +409,16 @@ return {id = again.data.id, tag = again.data.tag, names = names, listed = #tasks
 }
 
 func TestExecuteLuaErrors(t *testing.T) {
-	api := newFixtureAPI(t)
-	cs := connect(t, newServer(t, setup{base: api.URL + "/v2"}))
+	api := newLocalAPI(t)
+	cs := connect(t, newServer(t, setup{base: api.APIURL()}))
 	for _, tc := range []struct {
 		name, code, kind, text string
 	}{
 		{"syntax", "return (", "syntax", "syntax error"},
 		{"runtime", "error('boom')", "runtime", "boom"},
 		{"api error", "return app.integrations.cloudconvert.get_job({job_id = 'missing'})", "api_error", "404 NOT_FOUND"},
-		{"bad argument", "return app.integrations.cloudconvert.get_job({job_id = 5})", "invalid_argument", "job_id"},
+		{"bad argument", "return app.integrations.cloudconvert.get_job({job_id = 5})", "invalid_argument", "<string>:1: cloudconvert.get_job: job_id: must be a string"},
+		{"table raised", "error({code = 'E1'})", "runtime", `code = "E1"`},
 		{"echoed key printed", "local ok, e = pcall(app.integrations.cloudconvert.get_job, {job_id = 'echo-key'}) print(e.message) error(e.message)", "runtime", "[redacted]"},
 		{"sandbox", "return os.execute('true')", "runtime", ""},
 	} {
@@ -386,8 +440,8 @@ func TestExecuteLuaErrors(t *testing.T) {
 // TestInvalidArguments: wrong types, missing required and unknown names
 // are tool errors naming the parameter, and the server goes on serving.
 func TestInvalidArguments(t *testing.T) {
-	api := newFixtureAPI(t)
-	cs := connect(t, newServer(t, setup{base: api.URL + "/v2"}))
+	api := newLocalAPI(t)
+	cs := connect(t, newServer(t, setup{base: api.APIURL()}))
 	for _, tc := range []struct {
 		name  string
 		tool  string
@@ -398,6 +452,7 @@ func TestInvalidArguments(t *testing.T) {
 		{"missing required", "cloudconvert_get_job", map[string]any{}, "job_id"},
 		{"unknown name", "cloudconvert_get_job", map[string]any{"job_id": "x", "jobid": "y"}, "jobid"},
 		{"out of range", "cloudconvert_list_jobs", map[string]any{"per_page": 500}, "per_page"},
+		{"array for a string", "cloudconvert_get_job", map[string]any{"job_id": []any{"x"}}, "job_id"},
 		{"not in enum", "cloudconvert_list_tasks", map[string]any{"status": "done"}, "status"},
 		{"float for integer", "cloudconvert_list_jobs", map[string]any{"page": 1.5}, "page"},
 		{"account not a string", "cloudconvert_get_current_user", map[string]any{"account": 7}, "account"},
@@ -406,13 +461,13 @@ func TestInvalidArguments(t *testing.T) {
 		{"lua: missing code", "execute_lua", map[string]any{}, "code"},
 		{"lua: code not a string", "execute_lua", map[string]any{"code": 5}, "code"},
 		{"lua: unknown name", "execute_lua", map[string]any{"code": "return 1", "timeout": 5}, "timeout"},
-		{"docs: unknown name", "lua_read_doc", map[string]any{"name": "cloudconvert", "page": 2}, "page"},
+		{"docs: unknown name", "lua_read_doc", map[string]any{"name": "cloudconvert", "chapter": 2}, "chapter"},
 		{"docs: unknown page", "lua_read_doc", map[string]any{"name": "nope"}, "nope"},
 		{"docs: query not a string", "lua_search_docs", map[string]any{"query": []any{"job"}}, "query"},
 		{"docs: list takes nothing", "lua_list_docs", map[string]any{"all": true}, "all"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api.reset()
+			api.Reset()
 			res := call(t, cs, tc.tool, tc.args)
 			if !res.IsError {
 				t.Fatalf("not a tool error: %s", text(res))
@@ -426,7 +481,7 @@ func TestInvalidArguments(t *testing.T) {
 			if k := errorField(res, "kind"); k != "invalid_argument" {
 				t.Errorf("kind %v", k)
 			}
-			if n := len(api.requests()); n != 0 {
+			if n := len(api.Requests()); n != 0 {
 				t.Errorf("%d requests were sent", n)
 			}
 			// The server keeps serving.
@@ -447,8 +502,9 @@ func TestInvalidArguments(t *testing.T) {
 // TestTruncation: past --max-output the text is cut with a note and the
 // structured content left out.
 func TestTruncation(t *testing.T) {
-	api := newFixtureAPI(t)
-	cs := connect(t, newServer(t, setup{base: api.URL + "/v2", maxOutput: 300}))
+	api := newLocalAPI(t)
+	seedJob(t, api, "truncation")
+	cs := connect(t, newServer(t, setup{base: api.APIURL(), maxOutput: 300}))
 	for _, tc := range []struct {
 		name string
 		tool string
@@ -486,32 +542,30 @@ func TestTruncation(t *testing.T) {
 }
 
 func TestResources(t *testing.T) {
-	api := newFixtureAPI(t)
-	cs := connect(t, newServer(t, setup{base: api.URL + "/v2"}))
+	cs := connect(t, newServer(t, setup{base: deadAPI}))
 	ctx := context.Background()
 	list, err := cs.ListResources(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages := ccdocs.Pages()
-	slices.SortFunc(pages, func(a, b ccdocs.Page) int {
+	pages := slices.Clone(cloudconvert.Descriptor().Docs)
+	slices.SortFunc(pages, func(a, b *integration.DocPage) int {
 		return strings.Compare("cloudconvert-docs://"+a.Name, "cloudconvert-docs://"+b.Name)
 	})
-	if len(list.Resources) != len(pages) {
+	if len(list.Resources) != len(pages) || len(pages) < 10 {
 		t.Fatalf("%d resources, %d pages", len(list.Resources), len(pages))
 	}
 	for i, p := range pages {
 		r := list.Resources[i]
 		uri := "cloudconvert-docs://" + p.Name
-		if r.URI != uri || r.Name != p.Name || r.Title != p.Title || r.MIMEType != "text/markdown" {
+		if r.URI != uri || r.Name != p.Name || r.Title != p.Title || r.MIMEType != "text/markdown" || r.Size != int64(len(p.Text)) {
 			t.Errorf("resource %d: %+v", i, r)
 		}
 		got, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
 		if err != nil {
 			t.Fatalf("%s: %v", uri, err)
 		}
-		want, _ := fs.ReadFile(ccdocs.Files(), p.File)
-		if len(got.Contents) != 1 || got.Contents[0].Text != string(want) || got.Contents[0].MIMEType != "text/markdown" {
+		if len(got.Contents) != 1 || got.Contents[0].Text != p.Text || got.Contents[0].MIMEType != "text/markdown" {
 			t.Errorf("%s: contents differ", uri)
 		}
 	}
@@ -521,8 +575,7 @@ func TestResources(t *testing.T) {
 }
 
 func TestDocsTools(t *testing.T) {
-	api := newFixtureAPI(t)
-	cs := connect(t, newServer(t, setup{base: api.URL + "/v2"}))
+	cs := connect(t, newServer(t, setup{base: deadAPI}))
 	for _, tc := range []struct {
 		tool string
 		args map[string]any
@@ -545,15 +598,16 @@ func TestDocsTools(t *testing.T) {
 // TestConcurrentCalls drives one session from many goroutines (run with
 // -race).
 func TestConcurrentCalls(t *testing.T) {
-	api := newFixtureAPI(t)
-	cs := connect(t, newServer(t, setup{base: api.URL + "/v2"}))
+	api := newLocalAPI(t)
+	jobID := seedJob(t, api, "concurrent")["id"].(string)
+	cs := connect(t, newServer(t, setup{base: api.APIURL()}))
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
 			var res *mcp.CallToolResult
 			switch i % 3 {
 			case 0:
-				res = call(t, cs, "cloudconvert_get_job", map[string]any{"job_id": "abc"})
+				res = call(t, cs, "cloudconvert_get_job", map[string]any{"job_id": jobID})
 			case 1:
 				res = call(t, cs, "execute_lua", map[string]any{"code": "return app.integrations.cloudconvert.get_current_user({}).data.username"})
 			default:
@@ -571,16 +625,30 @@ func TestNewErrors(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("no runtime: no error")
 	}
-	api := newFixtureAPI(t)
-	rt := newServer(t, setup{base: api.URL + "/v2"}).rt
-	in := meta.Integration()
-	in.Functions[0].InputSchema = json.RawMessage(`{"type":"object","properties":{"account":{"type":"string"}}}`)
-	if _, err := New(Options{Runtime: rt, Integration: in}); err == nil || !strings.Contains(err.Error(), "account") {
+	// A function with a parameter named like the account argument.
+	str := &integration.Schema{Type: integration.TypeString}
+	clash := &integration.Function{Name: "f", FullName: "x.f", ToolName: "x_f", Params: []*integration.Param{{Name: "account", In: integration.InQuery, Key: "account", Schema: str}}}
+	if _, err := FunctionTool(clash, nil); err == nil || !strings.Contains(err.Error(), `parameter named "account"`) {
 		t.Errorf("account clash: %v", err)
 	}
-	in = meta.Integration()
-	in.Functions = append(in.Functions, catalog.Function{LuaName: "nope", FullName: "cloudconvert.nope", MCPToolName: "cloudconvert_nope", InputSchema: json.RawMessage(`{"type":"object"}`)})
-	if _, err := New(Options{Runtime: rt, Integration: in}); err == nil || !strings.Contains(err.Error(), "binding table") {
-		t.Errorf("function missing from the runtime: %v", err)
+	// An integration whose two functions share a tool name.
+	srv := &integration.Server{Name: "api", Live: "http://127.0.0.1:1"}
+	in := &integration.Integration{Slug: "x", Name: "X", LuaPath: "app.integrations.x", Servers: []*integration.Server{srv}, Functions: []*integration.Function{
+		{Name: "a", FullName: "x.a", ToolName: "x_same", Kind: integration.Read, Retry: integration.RetrySafe, Method: "GET", Path: "/a", Server: srv, Status: 200},
+		{Name: "b", FullName: "x.b", ToolName: "x_same", Kind: integration.Read, Retry: integration.RetrySafe, Method: "GET", Path: "/b", Server: srv, Status: 200},
+	}}
+	if err := in.Link(); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := invoke.New(invoke.Options{Integration: in, Accounts: accounts.NewSet(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{Runtime: rt}); err == nil || !strings.Contains(err.Error(), `two functions have the MCP tool name "x_same"`) {
+		t.Errorf("tool name clash: %v", err)
 	}
 }

@@ -57,6 +57,10 @@ func (s *Server) addRuntimeTools() error {
 			if len(bytes.TrimSpace(args)) == 0 || string(bytes.TrimSpace(args)) == "null" {
 				args = json.RawMessage("{}")
 			}
+			if name == "execute_lua" {
+				// The script's calls may ask the client (--write=ask).
+				return s.runAskable(ctx, req, args, h), nil
+			}
 			return h(ctx, args), nil
 		}, true)
 	}

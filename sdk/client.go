@@ -28,6 +28,7 @@ import (
 	"github.com/cctoolkit/cloudconvert/integration"
 	"github.com/cctoolkit/cloudconvert/integration/invoke"
 	"github.com/cctoolkit/cloudconvert/integration/transport"
+	"github.com/cctoolkit/cloudconvert/sdk/catalogue"
 )
 
 // The generated models, re-exported so callers need not import the
@@ -99,6 +100,8 @@ type Client struct {
 	key       string // for redaction only
 	ua        string
 	log       *slog.Logger
+	// catalogue checks ConvertFiles' tasks (WithCatalogue); nil: not checked.
+	catalogue *catalogue.Source
 }
 
 type config struct {
@@ -114,6 +117,7 @@ type config struct {
 	userAgent   string
 	logger      *slog.Logger
 	allowNoAuth bool
+	catalogue   *catalogue.Source
 }
 
 // Option configures New.
@@ -232,10 +236,11 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 		baseURL: bu,
 		syncURL: strings.TrimRight(syncBase, "/"),
 		key:     apiKey,
+		ua:      cmp(cfg.userAgent, DefaultUserAgent),
+		log:     cfg.logger,
 
 		socketURL: strings.TrimRight(socketBase, "/"),
-		ua:        cmp(cfg.userAgent, DefaultUserAgent),
-		log:       cfg.logger,
+		catalogue: cfg.catalogue,
 	}
 	if apiKey != "" {
 		c.auth = "Bearer " + apiKey
@@ -263,6 +268,14 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if src := c.catalogue; src != nil {
+		if src.BaseURL == "" {
+			src.BaseURL, src.APIKey = bu.String(), apiKey
+		}
+		if src.HTTPClient == nil {
+			src.HTTPClient = c.hc
+		}
 	}
 	c.api, err = client.NewClientWithResponses(bu.String(), client.WithHTTPClient(c.hc), client.WithRequestEditorFn(c.editRequest))
 	if err != nil {

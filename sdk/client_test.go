@@ -325,7 +325,7 @@ func TestConvertFiles(t *testing.T) {
 	mu.Unlock()
 	// Again: no overwrite, so free names.
 	res, err = ConvertFiles(context.Background(), c, ConvertRequest{Files: []string{a}, To: "pdf", OutDir: out})
-	if err != nil || len(res.Files) != 1 || filepath.Base(res.Files[0]) != "a (1).pdf" {
+	if err != nil || len(res.Files) != 1 || filepath.Base(res.Files[0]) != "a-1.pdf" {
 		t.Errorf("second run: %v %v", err, res)
 	}
 

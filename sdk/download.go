@@ -5,19 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+	"sync"
 
 	"github.com/cctoolkit/cloudconvert/apierror"
 	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/files"
 	"github.com/cctoolkit/cloudconvert/integration/transport"
 )
 
@@ -74,13 +72,24 @@ func (c *Client) redact(s string) string {
 
 // DownloadOptions tune DownloadJob and DownloadFile.
 type DownloadOptions struct {
-	// Overwrite replaces existing files; otherwise a free name "a (1).png"
+	// Overwrite replaces existing files; otherwise a free name "a-1.png"
 	// is chosen.
 	Overwrite bool
-	// Progress is called per file with the file's name (as saved,
-	// relative to the directory), bytes so far and total (-1 if unknown).
+	// SkipExisting keeps a file that is already in the directory under
+	// the export's name with the export's size: it is listed as written
+	// and not downloaded again, so that a rerun after an interruption
+	// resumes (nothing half-written ever has a final name).
+	SkipExisting bool
+	// Parallel bounds the downloads at once; default DefaultParallel.
+	Parallel int
+	// Progress is called per file with the file's name (as meant,
+	// relative to the directory), bytes so far and total (-1 if unknown);
+	// from several goroutines at once when Parallel > 1.
 	Progress func(name string, done, total int64)
 }
+
+// DefaultParallel is how many uploads or downloads run at once by default.
+const DefaultParallel = 4
 
 // ExportFiles lists the downloadable files of a job: result.files with a
 // URL of its finished export/url tasks.
@@ -115,39 +124,79 @@ func nullResult(t Task) *TaskResult {
 }
 
 // DownloadJob downloads every export file of a finished job into dir
-// (created if needed) and returns the paths written.
+// (created if needed), a few at a time (opts.Parallel), and returns the
+// paths written, in the order of the export. When a download fails the
+// others still complete; the paths written so far come back with the
+// first error.
 func (c *Client) DownloadJob(ctx context.Context, j *Job, dir string, opts *DownloadOptions) ([]string, error) {
 	files := ExportFiles(j)
 	if len(files) == 0 {
 		return nil, fmt.Errorf("download: job %s has no export/url files", j.Id)
 	}
-	used := map[string]bool{}
-	var paths []string
-	for _, f := range files {
-		p, err := c.downloadFile(ctx, f, dir, opts, used)
-		if err != nil {
-			return paths, err
-		}
-		paths = append(paths, p)
+	if opts == nil {
+		opts = &DownloadOptions{}
 	}
-	return paths, nil
+	paths := make([]string, len(files))
+	errs := make([]error, len(files))
+	forEach(ctx, len(files), opts.Parallel, func(i int) {
+		paths[i], errs[i] = c.downloadFile(ctx, files[i], dir, opts)
+	})
+	var written []string
+	var first error
+	for i := range files {
+		if errs[i] != nil {
+			if first == nil {
+				first = errs[i]
+			}
+			continue
+		}
+		written = append(written, paths[i])
+	}
+	return written, first
+}
+
+// forEach runs do(0..n-1), at most parallel at once (default
+// DefaultParallel). Once ctx has ended, the calls not started yet are made
+// in this goroutine: do must return at once then.
+func forEach(ctx context.Context, n, parallel int, do func(i int)) {
+	if parallel <= 0 {
+		parallel = DefaultParallel
+	}
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+			wg.Go(func() {
+				defer func() { <-sem }()
+				do(i)
+			})
+		case <-ctx.Done():
+			do(i)
+		}
+	}
+	wg.Wait()
 }
 
 // DownloadFile downloads one result file into dir under its sanitized name
 // and returns the path written. The file appears complete or not at all (a
-// temporary file is renamed into place).
+// hidden temporary file takes its name when complete); an existing file is
+// never replaced unless opts.Overwrite: a free name "a-1.png" is taken.
 func (c *Client) DownloadFile(ctx context.Context, f ResultFile, dir string, opts *DownloadOptions) (string, error) {
-	return c.downloadFile(ctx, f, dir, opts, map[string]bool{})
-}
-
-func (c *Client) downloadFile(ctx context.Context, f ResultFile, dir string, opts *DownloadOptions, used map[string]bool) (string, error) {
 	if opts == nil {
 		opts = &DownloadOptions{}
+	}
+	return c.downloadFile(ctx, f, dir, opts)
+}
+
+func (c *Client) downloadFile(ctx context.Context, f ResultFile, dir string, opts *DownloadOptions) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("download %s: %w", f.Filename, context.Cause(ctx))
 	}
 	if f.Url == nil || *f.Url == "" {
 		return "", fmt.Errorf("download: file %q has no URL", f.Filename)
 	}
-	rel := SanitizeFilename(f.Filename)
+	sub := "."
 	if f.Dir != nil && *f.Dir != "" {
 		var parts []string
 		for _, p := range strings.FieldsFunc(*f.Dir, func(r rune) bool { return r == '/' || r == '\\' }) {
@@ -155,8 +204,12 @@ func (c *Client) downloadFile(ctx context.Context, f ResultFile, dir string, opt
 				parts = append(parts, s)
 			}
 		}
-		rel = path.Join(append(parts, rel)...)
+		if len(parts) > 0 {
+			sub = path.Join(parts...)
+		}
 	}
+	name := SanitizeFilename(f.Filename)
+	rel := path.Join(sub, name)
 	if !filepath.IsLocal(filepath.FromSlash(rel)) {
 		return "", fmt.Errorf("download: unsafe file name %q", f.Filename)
 	}
@@ -168,60 +221,31 @@ func (c *Client) downloadFile(ctx context.Context, f ResultFile, dir string, opt
 		return "", fmt.Errorf("download: %w", err)
 	}
 	defer root.Close()
-	if d := path.Dir(rel); d != "." {
-		if err := root.MkdirAll(filepath.FromSlash(d), 0o755); err != nil {
+	if sub != "." {
+		if err := root.MkdirAll(filepath.FromSlash(sub), 0o755); err != nil {
 			return "", fmt.Errorf("download: %w", err)
 		}
 	}
-	rel = freeName(root, rel, opts.Overwrite, used)
-	used[rel] = true
-	tmp := rel + ".part"
-	out, err := root.OpenFile(filepath.FromSlash(tmp), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("download: %w", err)
+	if opts.SkipExisting && !opts.Overwrite && f.Size != nil {
+		if st, err := root.Lstat(filepath.FromSlash(rel)); err == nil && st.Mode().IsRegular() && st.Size() == int64(*f.Size) {
+			if opts.Progress != nil {
+				opts.Progress(rel, st.Size(), st.Size())
+			}
+			return filepath.Join(dir, filepath.FromSlash(rel)), nil
+		}
 	}
 	var progress TransferProgress
 	if opts.Progress != nil {
 		progress = func(done, total int64) { opts.Progress(rel, done, total) }
 	}
-	_, err = c.Download(ctx, *f.Url, out, progress)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = root.Rename(filepath.FromSlash(tmp), filepath.FromSlash(rel))
-	}
+	written, _, err := files.Save(root, filepath.FromSlash(sub), name, files.SaveOptions{Overwrite: opts.Overwrite}, func(w io.Writer) error {
+		_, err := c.Download(ctx, *f.Url, w, progress)
+		return err
+	})
 	if err != nil {
-		_ = root.Remove(filepath.FromSlash(tmp))
 		return "", fmt.Errorf("download %s: %w", rel, err)
 	}
-	return filepath.Join(dir, filepath.FromSlash(rel)), nil
-}
-
-// freeName returns rel, or "name (n).ext" when rel exists (and may not be
-// overwritten) or was already written by this call.
-func freeName(root *os.Root, rel string, overwrite bool, used map[string]bool) string {
-	taken := func(p string) bool {
-		if used[p] {
-			return true
-		}
-		if overwrite {
-			return false
-		}
-		_, err := root.Lstat(filepath.FromSlash(p))
-		return !errors.Is(err, fs.ErrNotExist)
-	}
-	if !taken(rel) {
-		return rel
-	}
-	ext := path.Ext(rel)
-	base := strings.TrimSuffix(rel, ext)
-	for i := 1; ; i++ {
-		p := base + " (" + strconv.Itoa(i) + ")" + ext
-		if !taken(p) {
-			return p
-		}
-	}
+	return filepath.Join(dir, written), nil
 }
 
 // SanitizeFilename makes a server-given file name safe to create in a
@@ -229,54 +253,7 @@ func freeName(root *os.Root, rel string, overwrite bool, used map[string]bool) s
 // characters Windows forbids, no leading dots (no hidden files, no ".."),
 // no trailing dots or spaces, at most 200 bytes (keeping the extension).
 // It never returns "".
-func SanitizeFilename(name string) string {
-	name = strings.ReplaceAll(name, "\\", "/")
-	name = path.Base(name)
-	var b strings.Builder
-	for _, r := range name {
-		switch {
-		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r):
-			continue
-		case strings.ContainsRune(`<>:"/\|?*`, r):
-			b.WriteRune('_')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	s := strings.TrimLeft(strings.TrimSpace(b.String()), ".")
-	s = strings.TrimRight(s, ". ")
-	if s == "" {
-		return "download"
-	}
-	if isReservedWindowsName(s) {
-		s = "_" + s
-	}
-	const maxLen = 200
-	if len(s) > maxLen {
-		ext := path.Ext(s)
-		if len(ext) > 20 {
-			ext = ""
-		}
-		stem := s[:maxLen-len(ext)]
-		for !utf8.ValidString(stem) {
-			stem = stem[:len(stem)-1]
-		}
-		s = stem + ext
-	}
-	return s
-}
-
-func isReservedWindowsName(s string) bool {
-	stem := strings.ToUpper(strings.SplitN(s, ".", 2)[0])
-	switch stem {
-	case "CON", "PRN", "AUX", "NUL":
-		return true
-	}
-	if len(stem) == 4 && (strings.HasPrefix(stem, "COM") || strings.HasPrefix(stem, "LPT")) && stem[3] >= '1' && stem[3] <= '9' {
-		return true
-	}
-	return false
-}
+func SanitizeFilename(name string) string { return files.SanitizeName(name, "download") }
 
 type countingWriter struct {
 	w        io.Writer

@@ -40,17 +40,30 @@ type callMeta struct {
 
 func newCallCmd(c *cli) *cobra.Command {
 	var params []string
-	var asJSON, dryRun, allowWrite bool
-	var account string
+	var asJSON, dryRun bool
+	var perms permFlags
+	var account, workspace string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "call FUNCTION [JSON]",
 		Short: "Call one function with JSON arguments and print the API's answer",
+		Long: `Call one function with JSON arguments and print the API's answer.
+
+The arguments are the function's named parameters as a JSON object (or
+@FILE); for create_job, "tasks" may be the API's own object keyed by task
+name or an array. A write function asks y/N on the terminal first
+(--write=ask, the default); without a terminal the call is refused.
+--allow-write (or --write=allow) allows writes without asking, --write=deny
+refuses them; --read works the same for reads. Accounts with permissions in
+the accounts file keep theirs.`,
 		Example: `  cloudconvert call get_job '{"job_id": "6559c281-ed85-4728-80db-414561c631e9"}'
   cloudconvert call list_jobs --param status=finished --param per_page=10 --json
   cloudconvert call create_job @job.json --dry-run`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := perms.policy(); err != nil {
+				return err
+			}
 			fnName := args[0]
 			var argsJSON []byte
 			extra := map[string]any{}
@@ -83,7 +96,9 @@ func newCallCmd(c *cli) *cobra.Command {
 				ctx, cancel = contextWithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			rt, err := c.callRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account, timeout: timeout}, dryRun)
+			approve, done := c.approver()
+			defer done()
+			rt, err := c.callRuntime(ctx, runtimeOptions{perms: &perms, approver: approve, account: account, timeout: timeout, workspace: workspace}, dryRun)
 			if err != nil {
 				return err
 			}
@@ -138,9 +153,10 @@ func newCallCmd(c *cli) *cobra.Command {
 	f.StringArrayVarP(&params, "param", "p", nil, "an argument as name=value (value read as JSON when it parses, else as a string); repeatable")
 	f.BoolVar(&asJSON, "json", false, "print one JSON envelope: function, success, data, error, meta, duration_ms")
 	f.BoolVar(&dryRun, "dry-run", false, "validate and show the request without sending it")
-	f.BoolVar(&allowWrite, "allow-write", false, "allow write functions (create_job, create_task)")
+	addPermFlags(f, &perms)
 	f.StringVar(&account, "account", "", "the account to use")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
+	f.StringVar(&workspace, "workspace", "", workspaceUsage)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,31 +24,52 @@ func newConvertCmd(c *cli) *cobra.Command {
 	var (
 		to, outDir, tag, account string
 		options                  []string
-		overwrite, asJSON        bool
+		overwrite, asJSON, merge bool
+		parallel                 int
 		timeout                  time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "convert FILE... --to FORMAT",
+		Use:   "convert FILE|DIR... --to FORMAT",
 		Short: "Convert local files: upload, convert, download the results",
 		Long: `Convert local files in one CloudConvert job: upload each file, convert it
 to FORMAT, export the results and download them into the output directory
-(the current one unless -o says otherwise). The paths written are printed,
-one a line; progress goes to stderr (a bar on a terminal, plain lines
-otherwise).
+(the current one unless -o says otherwise). A directory stands for the
+files under it (hidden ones and anything but regular files are skipped, and
+said so). With --merge the files become one PDF instead.
+
+Uploads and downloads run a few at a time (--parallel). A result never
+replaces a file: a taken name gets -1, -2, ... before its extension
+(--overwrite replaces instead), and each file is written under a hidden
+temporary name first, so nothing half-written ever has a final name.
+
+The paths written are printed, one a line; progress goes to stderr (bars for
+the whole batch on a terminal, plain lines otherwise).
+
+Ctrl-C during the uploads deletes the job (it could never run); after them
+the job goes on without this process, and the command prints how to finish:
+cloudconvert wait JOB_ID -o DIR (files already downloaded are kept).
 
 With no API key configured, the local CloudConvert server does the work
 (started in the background if it is not running).`,
 		Example: `  cloudconvert convert report.docx --to pdf
   cloudconvert convert sample.pdf --to png -o pages
   cloudconvert convert a.png b.jpg --to pdf
+  cloudconvert convert scans/ --to pdf --parallel 8
+  cloudconvert convert a.png b.jpg c.pdf --merge -o out
   cloudconvert convert photo.heic --to jpg --option quality=80`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, err := convertRequest(args, to, outDir, options)
+			if parallel < 1 || parallel > 64 {
+				return usageErr("convert: --parallel must be between 1 and 64, got %d", parallel)
+			}
+			req, skipped, err := convertRequest(args, to, outDir, options, merge)
 			if err != nil {
 				return err
 			}
-			req.Tag, req.Overwrite = tag, overwrite
+			if len(skipped) > 0 && !c.isQuiet() {
+				fmt.Fprintln(c.stderr, "cloudconvert: "+skippedLine(skipped))
+			}
+			req.Tag, req.Overwrite, req.Parallel = tag, overwrite, parallel
 			req.Wait.Function = "convert"
 			ctx, stop := commandContext(cmd.Context(), timeout)
 			defer stop()
@@ -63,65 +85,91 @@ With no API key configured, the local CloudConvert server does the work
 			if asJSON && res != nil && res.Job != nil {
 				writeJSON(c.stdout, convertJSON(res, err))
 			}
-			if err != nil {
-				msg := describeErr(ctx, err, timeout)
-				if ctx.Err() != nil && res != nil && res.Job != nil && res.Job.Status != "finished" && res.Job.Status != "error" {
-					// The job goes on without us.
-					msg += fmt.Sprintf("; job %s goes on: cloudconvert wait %s -o %s", res.Job.Id, res.Job.Id, orDefault(outDir, "."))
-				}
-				return &exitError{code: exitFailure, msg: msg}
-			}
-			if !asJSON {
+			if !asJSON && res != nil {
 				for _, f := range res.Files {
 					fmt.Fprintln(c.stdout, f)
 				}
+			}
+			if err != nil {
+				msg := describeErr(ctx, err, timeout)
+				if res != nil && res.Deleted && !strings.Contains(msg, "was deleted") {
+					msg += fmt.Sprintf(" (job %s was deleted: nothing was converted)", res.Job.Id)
+				}
+				if res != nil && res.Job != nil && res.Resumable && res.Job.Status != "error" {
+					// The job goes on (or is done) without us.
+					msg += fmt.Sprintf("; job %s goes on: cloudconvert wait %s -o %s finishes it (files already downloaded are kept)", res.Job.Id, res.Job.Id, orDefault(outDir, "."))
+				}
+				return &exitError{code: exitFailure, msg: msg}
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&to, "to", "t", "", "output format (pdf, png, jpg, docx, ...)")
+	f.StringVarP(&to, "to", "t", "", "output format (pdf, png, jpg, docx, ...); with --merge, pdf")
 	f.StringVarP(&outDir, "output-dir", "o", "", "where to write the results (default: the current directory; created if needed)")
 	f.StringArrayVar(&options, "option", nil, "a convert task option as key=value (value read as JSON when it parses); repeatable, e.g. --option pages=1-3 --option quality=80")
 	f.StringVar(&tag, "tag", "", `the job's tag (default "cctoolkit-convert")`)
-	f.BoolVar(&overwrite, "overwrite", false, `replace existing files (default: write "name (1).ext")`)
+	f.BoolVar(&overwrite, "overwrite", false, `replace existing files (default: write "name-1.ext")`)
+	f.BoolVar(&merge, "merge", false, "combine the inputs into one PDF (a merge task) instead of converting each")
+	f.IntVarP(&parallel, "parallel", "j", sdk.DefaultParallel, "uploads and downloads at once")
 	f.BoolVar(&asJSON, "json", false, "print the job ID, status and files written as JSON")
 	f.StringVar(&account, "account", "", "the account to use (default: the default account, else the local server)")
 	f.DurationVar(&timeout, "timeout", 0, "give up after this long (default: no limit)")
 	return cmd
 }
 
+// maxInputs bounds the files of one convert (a directory walk stops there).
+const maxInputs = 1000
+
 // convertRequest checks the arguments before anything is sent: at least
-// one file, each a regular file, a known output format, well-formed
-// options, an output directory that is one.
-func convertRequest(files []string, to, outDir string, options []string) (sdk.ConvertRequest, error) {
+// one file, each a regular file (a directory stands for the regular files
+// under it, hidden ones left out: skipped lists what was left out), a
+// known output format, well-formed options, an output directory that is
+// one.
+func convertRequest(args []string, to, outDir string, options []string, merge bool) (sdk.ConvertRequest, []string, error) {
 	var req sdk.ConvertRequest
-	if len(files) == 0 {
-		return req, usageErr("convert: no input files (usage: cloudconvert convert FILE... --to FORMAT)")
+	if len(args) == 0 {
+		return req, nil, usageErr("convert: no input files (usage: cloudconvert convert FILE... --to FORMAT)")
 	}
-	var missing []string
-	for _, f := range files {
+	var missing, files, skipped []string
+	for _, f := range args {
 		st, err := os.Stat(f)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			missing = append(missing, f)
 		case err != nil:
-			return req, usageErr("convert: %v", err)
+			return req, nil, usageErr("convert: %v", err)
 		case st.IsDir():
-			return req, usageErr("convert: %s is a directory, not a file", f)
+			found, skip, err := walkInputs(f, maxInputs-len(files))
+			if err != nil {
+				return req, nil, err
+			}
+			if len(found) == 0 {
+				return req, nil, usageErr("convert: %s holds no file to convert%s", f, skippedSuffix(skip))
+			}
+			files, skipped = append(files, found...), append(skipped, skip...)
 		case !st.Mode().IsRegular():
-			return req, usageErr("convert: %s is not a regular file", f)
+			return req, nil, usageErr("convert: %s is not a regular file", f)
+		default:
+			files = append(files, f)
+		}
+		if len(files) > maxInputs {
+			return req, nil, usageErr("convert: more than %d files; convert them in parts", maxInputs)
 		}
 	}
 	if len(missing) > 0 {
-		return req, usageErr("convert: no such file: %s", strings.Join(missing, ", "))
+		return req, nil, usageErr("convert: no such file: %s", strings.Join(missing, ", "))
 	}
 	to = sdk.NormalizeFormat(to)
-	if to == "" {
-		return req, usageErr("convert: no output format: give --to FORMAT (e.g. --to pdf)")
-	}
-	if !sdk.KnownFormat(to) {
-		return req, usageErr("convert: unknown output format %q%s", to, formatHint(to))
+	switch {
+	case merge && to == "":
+		to = "pdf"
+	case merge && to != "pdf":
+		return req, nil, usageErr("convert: --merge makes one PDF; leave out --to or give --to pdf (got %s)", to)
+	case to == "":
+		return req, nil, usageErr("convert: no output format: give --to FORMAT (e.g. --to pdf)")
+	case !sdk.KnownFormat(to):
+		return req, nil, usageErr("convert: unknown output format %q%s", to, formatHint(to))
 	}
 	opts := map[string]any{}
 	for _, o := range options {
@@ -129,24 +177,91 @@ func convertRequest(files []string, to, outDir string, options []string) (sdk.Co
 		k = strings.TrimSpace(k)
 		switch {
 		case !ok || k == "":
-			return req, usageErr("convert: --option %q: want key=value", o)
+			return req, nil, usageErr("convert: --option %q: want key=value", o)
 		case k == "output_format":
-			return req, usageErr("convert: --option output_format: use --to")
+			return req, nil, usageErr("convert: --option output_format: use --to")
 		case k == "input":
-			return req, usageErr("convert: --option %s: the input is the files given", k)
+			return req, nil, usageErr("convert: --option %s: the input is the files given", k)
 		}
 		opts[k] = paramValue(v)
 	}
 	if outDir != "" {
 		if st, err := os.Stat(outDir); err == nil && !st.IsDir() {
-			return req, usageErr("convert: -o %s is not a directory", outDir)
+			return req, nil, usageErr("convert: -o %s is not a directory", outDir)
 		}
 	}
-	req.Files, req.To, req.OutDir = files, to, outDir
+	req.Files, req.To, req.OutDir, req.Merge = files, to, outDir, merge
 	if len(opts) > 0 {
 		req.Options = opts
 	}
-	return req, nil
+	return req, skipped, nil
+}
+
+// walkInputs lists the regular files under dir, in lexical order, at most
+// limit of them (one more says there are too many). Hidden files and
+// folders (a leading dot) and anything that is not a regular file
+// (symbolic links, devices, sockets) are left out and listed in skipped.
+func walkInputs(dir string, limit int) (files, skipped []string, err error) {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, werr error) error {
+		if werr != nil {
+			if p == dir {
+				return werr
+			}
+			skipped = append(skipped, p+" (unreadable)")
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if p == dir {
+			return nil
+		}
+		hidden := strings.HasPrefix(d.Name(), ".")
+		switch {
+		case d.IsDir() && hidden:
+			skipped = append(skipped, p+string(filepath.Separator)+" (hidden)")
+			return fs.SkipDir
+		case d.IsDir():
+			return nil
+		case hidden:
+			skipped = append(skipped, p+" (hidden)")
+		case !d.Type().IsRegular():
+			skipped = append(skipped, p+" (not a regular file)")
+		default:
+			files = append(files, p)
+			if len(files) > limit {
+				return fs.SkipAll
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, usageErr("convert: reading %s: %v", dir, err)
+	}
+	return files, skipped, nil
+}
+
+// skippedLine says what a directory walk left out: the count and the
+// first few.
+func skippedLine(skipped []string) string {
+	const show = 5
+	list := skipped
+	more := ""
+	if len(list) > show {
+		list, more = list[:show], fmt.Sprintf(", and %d more", len(skipped)-show)
+	}
+	noun := "entries"
+	if len(skipped) == 1 {
+		noun = "entry"
+	}
+	return fmt.Sprintf("convert: skipped %d %s: %s%s", len(skipped), noun, strings.Join(list, ", "), more)
+}
+
+func skippedSuffix(skipped []string) string {
+	if len(skipped) == 0 {
+		return ""
+	}
+	return " (" + strings.TrimPrefix(skippedLine(skipped), "convert: ") + ")"
 }
 
 // formatHint suggests a known format for a misspelt one: the nearest by
@@ -251,6 +366,8 @@ func (c *cli) sdkClient(ctx context.Context, account string, timeout time.Durati
 	if acct.APIKey.IsZero() {
 		opts = append(opts, sdk.WithoutAPIKey())
 	}
+	// Tasks are checked against the server's catalogue before any upload.
+	opts = append(opts, sdk.WithCatalogue(c.newCatalogues().forClient()))
 	cl, err := sdk.New(acct.APIKey.Reveal(), opts...)
 	if err != nil {
 		return nil, usageErr("account %s (%s): %v", acct.Name, acct.Source, err)

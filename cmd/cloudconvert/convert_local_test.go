@@ -18,7 +18,7 @@ import (
 
 // newLocalBackend starts the embedded local server in-process: real
 // conversions (PDFium for PDF pages, pure Go for images, pdfcpu for PDFs).
-func newLocalBackend(t *testing.T) *backend {
+func newLocalBackend(t testing.TB) *backend {
 	s, err := localserver.Start(context.Background(), localserver.Config{
 		DataDir: t.TempDir(),
 		APIKey:  key,

@@ -32,7 +32,7 @@ type backend struct {
 	server *localserver.Server
 }
 
-func (b *backend) client(t *testing.T) *sdk.Client {
+func (b *backend) client(t testing.TB) *sdk.Client {
 	t.Helper()
 	opts := []sdk.Option{sdk.WithBaseURL(b.env["CLOUDCONVERT_BASE_URL"]), sdk.WithSyncURL(b.env["CLOUDCONVERT_SYNC_URL"])}
 	c, err := sdk.New(b.env["CLOUDCONVERT_API_KEY"], opts...)
@@ -66,7 +66,7 @@ func (b *backend) environ() map[string]string {
 
 // writeInputs writes sample.pdf (two pages), a.png, b.jpg, notes.txt and
 // broken.png (not an image) into a new directory.
-func writeInputs(t *testing.T) string {
+func writeInputs(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
@@ -109,6 +109,8 @@ func TestConvertBadArguments(t *testing.T) {
 	b := newLocalBackend(t)
 	dir := writeInputs(t)
 	in := func(n string) string { return filepath.Join(dir, n) }
+	empty := t.TempDir()
+	os.WriteFile(filepath.Join(empty, ".hidden.png"), []byte("x"), 0o644)
 	cases := []struct {
 		name string
 		args []string
@@ -118,7 +120,9 @@ func TestConvertBadArguments(t *testing.T) {
 		{"no files, no format", []string{"convert"}, "convert: no input files"},
 		{"missing file", []string{"convert", in("nope.pdf"), "--to", "png"}, "convert: no such file: " + in("nope.pdf")},
 		{"one of two missing", []string{"convert", in("a.png"), in("gone.jpg"), "--to", "pdf"}, "no such file: " + in("gone.jpg")},
-		{"directory", []string{"convert", dir, "--to", "pdf"}, "is a directory, not a file"},
+		{"directory without files", []string{"convert", empty, "--to", "pdf"}, "holds no file to convert (skipped 1 entry: " + filepath.Join(empty, ".hidden.png") + " (hidden))"},
+		{"merge to png", []string{"convert", in("a.png"), "--merge", "--to", "png"}, "--merge makes one PDF; leave out --to or give --to pdf (got png)"},
+		{"parallel 0", []string{"convert", in("a.png"), "--to", "pdf", "--parallel", "0"}, "--parallel must be between 1 and 64, got 0"},
 		{"no format", []string{"convert", in("a.png")}, "convert: no output format: give --to FORMAT"},
 		{"unknown format", []string{"convert", in("sample.pdf"), "--to", "pgn"}, `convert: unknown output format "pgn" (did you mean "png"?)`},
 		{"unknown format, no hint", []string{"convert", in("sample.pdf"), "--to", "banana"}, `convert: unknown output format "banana"`},

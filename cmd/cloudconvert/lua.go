@@ -11,8 +11,9 @@ import (
 )
 
 func newLuaCmd(c *cli) *cobra.Command {
-	var code, account string
-	var asJSON, allowWrite bool
+	var code, account, workspace string
+	var asJSON bool
+	var perms permFlags
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "lua [FILE]",
@@ -20,11 +21,20 @@ func newLuaCmd(c *cli) *cobra.Command {
 		Long: `Run a Lua script with app.integrations.cloudconvert (FILE, -e CODE, or stdin).
 
 Ctrl-C stops the script; the output so far (with --json, the envelope) is
-still printed, and the exit status is 1.`,
+still printed, and the exit status is 1.
+
+Before each write call the script makes, the command asks y/N on the
+terminal (--write=ask, the default); without a terminal it refuses the
+call. --allow-write (or --write=allow) allows writes without asking,
+--write=deny refuses them; --read works the same for reads. Accounts with
+permissions in the accounts file keep theirs.`,
 		Example: `  cloudconvert lua -e 'dump(app.integrations.cloudconvert.get_current_user({}))'
   cloudconvert lua job.lua --allow-write --json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := perms.policy(); err != nil {
+				return err
+			}
 			var src string
 			switch {
 			case code != "" && len(args) > 0:
@@ -46,7 +56,9 @@ still printed, and the exit status is 1.`,
 			}
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()
-			rt, err := c.newRuntime(ctx, runtimeOptions{allowWrite: allowWrite, account: account, limits: luaruntime.Limits{Timeout: timeout}})
+			approve, done := c.approver()
+			defer done()
+			rt, err := c.newRuntime(ctx, runtimeOptions{perms: &perms, approver: approve, account: account, limits: luaruntime.Limits{Timeout: timeout}, workspace: workspace})
 			if err != nil {
 				return err
 			}
@@ -78,8 +90,9 @@ still printed, and the exit status is 1.`,
 	f := cmd.Flags()
 	f.StringVarP(&code, "execute", "e", "", "the Lua code to run")
 	f.BoolVar(&asJSON, "json", false, "print one JSON envelope: success, output, error, result, execution_time_ms, calls")
-	f.BoolVar(&allowWrite, "allow-write", false, "allow write functions (create_job, create_task)")
+	addPermFlags(f, &perms)
 	f.StringVar(&account, "account", "", "the account app.integrations.cloudconvert.* uses by default")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "stop the script after this long")
+	f.StringVar(&workspace, "workspace", "", workspaceUsage)
 	return cmd
 }

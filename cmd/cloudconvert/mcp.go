@@ -16,7 +16,7 @@ import (
 )
 
 func newMCPCmd(c *cli) *cobra.Command {
-	var write, httpAddr, account string
+	var write, read, httpAddr, account, workspace string
 	var maxOutput int
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -29,23 +29,29 @@ pages as resources (cloudconvert-docs://<page>).
 By default the server speaks MCP over stdin/stdout; with --http it serves
 streamable HTTP at http://ADDR/mcp, on a loopback address only.
 
-Write functions (create_job, create_task) are not offered unless --write=allow.
+Write functions (create_job, create_task, ...) are not offered unless
+--write=allow or --write=ask. With --write=ask the server asks the client
+(MCP elicitation: the user confirms in the client) before each write, also
+inside execute_lua; a client that cannot be asked gets the call refused,
+saying why. --read=ask|deny does the same for reads. Accounts with
+permissions in the accounts file keep theirs.
 
 With no API key configured, the tools use the local CloudConvert server,
 found or started when a tool first calls the API. When stdin ends, the
 replies to the requests still running are sent before the server exits.`,
 		Example: `  cloudconvert mcp
+  cloudconvert mcp --write=ask
   cloudconvert mcp --write=allow
   cloudconvert mcp --http 127.0.0.1:8931`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var allowWrite bool
-			switch write {
-			case "deny":
-			case "allow":
-				allowWrite = true
-			default:
-				return usageErr("--write must be deny or allow, got %q", write)
+			w, ok := invoke.ParseDecision(write)
+			if !ok {
+				return usageErr("--write must be deny, ask or allow, got %q", write)
+			}
+			r, ok := invoke.ParseDecision(read)
+			if !ok {
+				return usageErr("--read must be allow, ask or deny, got %q", read)
 			}
 			if httpAddr != "" {
 				if err := mcpserver.CheckLoopback(httpAddr); err != nil {
@@ -57,7 +63,11 @@ replies to the requests still running are sent before the server exits.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			rt, err := c.newMCPRuntime(ctx, allowWrite, account, luaruntime.Limits{Timeout: timeout})
+			ws, err := workspaceDir(workspace)
+			if err != nil {
+				return err
+			}
+			rt, err := c.newMCPRuntime(ctx, invoke.Policy{Read: r, Write: w}, account, luaruntime.Limits{Timeout: timeout}, ws)
 			if err != nil {
 				return err
 			}
@@ -85,16 +95,19 @@ replies to the requests still running are sent before the server exits.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&write, "write", "deny", "write functions: deny (not offered, refused if called) or allow")
+	f.StringVar(&write, "write", "deny", "write functions: deny (not offered, refused if called), ask (the client asks the user before each call) or allow")
+	f.StringVar(&read, "read", "allow", "read functions: allow, ask (the client asks the user before each call) or deny")
 	f.StringVar(&httpAddr, "http", "", "serve streamable HTTP on this loopback address (127.0.0.1:PORT) instead of stdio")
 	f.IntVar(&maxOutput, "max-output", mcpserver.DefaultMaxOutput, "cut a tool result's text at this many bytes (with a note saying so)")
 	f.StringVar(&account, "account", "", "the account tools use when a call names none")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "stop an execute_lua script after this long")
+	f.StringVar(&workspace, "workspace", "", workspaceUsage)
 	return cmd
 }
 
-// newMCPRuntime is newRuntime with the MCP server's deny hint.
-func (c *cli) newMCPRuntime(ctx context.Context, allowWrite bool, account string, limits luaruntime.Limits) (*luaruntime.Runtime, error) {
+// newMCPRuntime is newRuntime with the MCP server's policy and hints. Its
+// asks go to the client of each call (mcpserver sets the approver).
+func (c *cli) newMCPRuntime(ctx context.Context, policy invoke.Policy, account string, limits luaruntime.Limits, workspace string) (*luaruntime.Runtime, error) {
 	set, err := c.loadAccounts(ctx, 0)
 	if err != nil {
 		return nil, err
@@ -102,17 +115,33 @@ func (c *cli) newMCPRuntime(ctx context.Context, allowWrite bool, account string
 	inv, err := invoke.New(invoke.Options{
 		Integration:   descriptor(),
 		Accounts:      set,
-		Policy:        invoke.Headless(allowWrite),
+		Policy:        policy,
 		UserAgent:     "cloudconvert-mcp",
-		DenyHint:      "this MCP server was started with --write=deny; restart it with --write=allow to allow writes",
+		DenyHint:      mcpHint("write", policy.Write),
+		ReadDenyHint:  mcpHint("read", policy.Read),
 		NoAccountHint: noAccountMessage,
+		Workspace:     workspace,
+		Check:         c.operationsCheck(),
 	})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: account, Limits: limits})
+	pages, err := operationPages()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: account, Limits: limits, ExtraDocs: pages})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
 	return rt, nil
+}
+
+// mcpHint says how to allow what an MCP server started with --KIND=d
+// refused.
+func mcpHint(kind string, d invoke.Decision) string {
+	if d == invoke.Ask {
+		return fmt.Sprintf("this MCP server was started with --%s=ask; restart it with --%s=allow to allow %ss without asking", kind, kind, kind)
+	}
+	return fmt.Sprintf("this MCP server was started with --%s=%s; restart it with --%s=allow (or --%s=ask, to be asked each time) to allow %ss", kind, d, kind, kind, kind)
 }

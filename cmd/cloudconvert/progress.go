@@ -87,6 +87,19 @@ func (p *progress) convertEvent(e sdk.ConvertEvent) {
 		}
 		key := label + " " + e.File
 		complete := e.Total >= 0 && e.Done >= e.Total
+		if p.tty && e.Batch != nil {
+			// One bar for the whole batch: files run in parallel.
+			b := e.Batch
+			pct := percentOf(b.Done, b.Total)
+			if b.Total < 0 && b.Of > 0 {
+				pct = 100 * b.Files / b.Of
+			}
+			if b.Files >= b.Of {
+				pct = 100
+			}
+			p.bar(label, label, fmt.Sprintf("%d/%d files", b.Files, b.Of), pct, sizeText(b.Done, b.Total), b.Files >= b.Of)
+			return
+		}
 		if p.tty {
 			pct := percentOf(e.Done, e.Total)
 			if complete {

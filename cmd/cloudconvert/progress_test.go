@@ -176,3 +176,40 @@ func TestProgressNarrow(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressBatchTerminal: parallel uploads and downloads share one bar
+// per phase, counting files and bytes of the whole batch.
+func TestProgressBatchTerminal(t *testing.T) {
+	var b bytes.Buffer
+	p := newTestProgress(&b, true, false)
+	batch := func(files int, done int64) *sdk.Batch {
+		return &sdk.Batch{Files: files, Of: 3, Done: done, Total: 3000}
+	}
+	for _, e := range []sdk.ConvertEvent{
+		{Phase: sdk.PhaseCreate, JobID: "job-1"},
+		{Phase: sdk.PhaseUpload, File: "a.png", Done: 500, Total: 1000, Batch: batch(0, 500)},
+		{Phase: sdk.PhaseUpload, File: "b.png", Done: 1000, Total: 1000, Batch: batch(1, 1500)},
+		{Phase: sdk.PhaseUpload, File: "c.png", Done: 1000, Total: 1000, Batch: batch(2, 2500)},
+		{Phase: sdk.PhaseUpload, File: "a.png", Done: 1000, Total: 1000, Batch: batch(3, 3000)},
+		{Phase: sdk.PhaseDownload, File: "a.jpg", Done: 10, Total: -1, Batch: &sdk.Batch{Files: 0, Of: 2, Done: 10, Total: -1}},
+		{Phase: sdk.PhaseDownload, File: "a.jpg", Done: 20, Total: 20, Batch: &sdk.Batch{Files: 1, Of: 2, Done: 20, Total: -1}},
+		{Phase: sdk.PhaseDownload, File: "b.jpg", Done: 20, Total: 20, Batch: &sdk.Batch{Files: 2, Of: 2, Done: 40, Total: -1}},
+	} {
+		p.convertEvent(e)
+	}
+	p.close()
+	var screen []string
+	for _, l := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		parts := strings.Split(l, "\r\x1b[K")
+		screen = append(screen, strings.TrimRight(parts[len(parts)-1], " "))
+	}
+	want := `created job job-1
+upload   3/3 files                    [====================] 100% 3.0 kB/3.0 kB
+download 2/2 files                    [====================] 100% 40 B`
+	if got := strings.Join(screen, "\n"); got != want {
+		t.Errorf("screen:\n%s\nwant:\n%s\nraw: %q", got, want, b.String())
+	}
+	if !strings.Contains(b.String(), "1/3 files                    [==========          ]  50% 1.5 kB/3.0 kB") {
+		t.Errorf("no half-way batch bar in %q", b.String())
+	}
+}

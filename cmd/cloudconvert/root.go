@@ -50,7 +50,10 @@ type cli struct {
 	environ        func() []string
 	configPath     string
 	quiet          bool // --quiet: no banner, no progress on stderr
-	build          buildInfo
+	// tty opens the terminal that answers y/N questions (see approve.go);
+	// nil, or an error, means there is none.
+	tty   func() (io.Reader, error)
+	build buildInfo
 	// local is the background local server in use, once found or started
 	// (under localEndpoint's lock).
 	local *daemon.Info
@@ -111,6 +114,13 @@ without use. See cloudconvert local --help.`,
 // Main runs the CLI and returns the exit status.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string, environ func() []string) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, environ: environ, build: readBuildInfo()}
+	c.tty = openTerminal(stderr)
+	return c.main(args)
+}
+
+// main runs the CLI c with args and returns the exit status.
+func (c *cli) main(args []string) int {
+	stderr := c.stderr
 	root := newRootCmd(c)
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
@@ -131,9 +141,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 // runtimeOptions are what lua and call choose.
 type runtimeOptions struct {
 	allowWrite bool
-	account    string // the account app.integrations.<slug>.* uses
-	limits     luaruntime.Limits
-	timeout    time.Duration // the command's --timeout, for messages
+	// perms, when set, replace allowWrite: the --read/--write policy,
+	// asking on the terminal.
+	perms     *permFlags
+	approver  invoke.Approver
+	account   string            // the account app.integrations.<slug>.* uses
+	limits    luaruntime.Limits //
+	timeout   time.Duration     // the command's --timeout, for messages
+	workspace string            // --workspace: the folder upload_file and download_file use
 }
 
 // descriptor is the integration this command line serves: cmd/cloudconvert
@@ -146,7 +161,11 @@ func docsRuntime() (*luaruntime.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return luaruntime.New(luaruntime.Options{Invoker: inv})
+	pages, err := operationPages()
+	if err != nil {
+		return nil, err
+	}
+	return luaruntime.New(luaruntime.Options{Invoker: inv, ExtraDocs: pages})
 }
 
 // newRuntime loads the accounts (see loadAccounts: the local server is
@@ -160,23 +179,65 @@ func (c *cli) newRuntime(ctx context.Context, o runtimeOptions) (*luaruntime.Run
 }
 
 func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runtime, error) {
-	inv, err := invoke.New(invoke.Options{
+	ws, err := workspaceDir(o.workspace)
+	if err != nil {
+		return nil, err
+	}
+	opts := invoke.Options{
 		Integration:   descriptor(),
 		Accounts:      set,
 		Policy:        invoke.Headless(o.allowWrite),
 		UserAgent:     "cloudconvert-cli",
-		DenyHint:      "run again with --allow-write to allow writes",
+		DenyHint:      writeHint,
+		ReadDenyHint:  readHint,
 		NoAccountHint: noAccountMessage,
-	})
+		Workspace:     ws,
+		Check:         c.operationsCheck(),
+	}
+	if o.perms != nil {
+		p, err := o.perms.policy()
+		if err != nil {
+			return nil, err
+		}
+		opts.Policy = p
+		opts.Approver = o.approver
+	}
+	inv, err := invoke.New(opts)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: o.account, Limits: o.limits})
+	pages, err := operationPages()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: o.account, Limits: o.limits, ExtraDocs: pages})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
 	return rt, nil
 }
+
+// workspaceDir is --workspace, checked, or the current directory.
+func workspaceDir(flag string) (string, error) {
+	if flag == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", usageErr("--workspace: the current directory is unknown (%v); give --workspace DIR", err)
+		}
+		return wd, nil
+	}
+	st, err := os.Stat(flag)
+	switch {
+	case err != nil:
+		return "", usageErr("--workspace %s: %v", flag, err)
+	case !st.IsDir():
+		return "", usageErr("--workspace %s is not a folder", flag)
+	}
+	return flag, nil
+}
+
+// workspaceUsage is the --workspace flag's help.
+const workspaceUsage = "the folder upload_file and download_file may read and write (default: the current directory); paths leaving it are refused"
 
 const noAccountMessage = "no CloudConvert account is configured: set CLOUDCONVERT_API_KEY (and CLOUDCONVERT_BASE_URL for another server), or configure named accounts"
 

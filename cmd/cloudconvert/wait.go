@@ -16,6 +16,7 @@ func newWaitCmd(c *cli) *cobra.Command {
 		outDir, account   string
 		asJSON            bool
 		overwrite, noSync bool
+		parallel          int
 		timeout           time.Duration
 	)
 	cmd := &cobra.Command{
@@ -23,7 +24,11 @@ func newWaitCmd(c *cli) *cobra.Command {
 		Short: "Wait for a job to end, showing its progress; exit status 0 if it finished, 1 if it failed",
 		Long: `Wait until a job has finished or failed, through the sync endpoint where
 there is one, else by polling. Progress goes to stderr; the job's export
-files (name and URL) are printed when it finished, or downloaded with -o.
+files (name and URL) are printed when it finished, or downloaded with -o
+(a few at a time). With -o, a file already there under its name and with
+its size is kept rather than downloaded again, so wait -o finishes what an
+interrupted convert left; other files never replace one (a taken name gets
+-1, -2, ...) unless --overwrite.
 
 Exit status: 0 when the job finished, 1 when it failed (the failed tasks
 are named on stderr) or waiting failed, 2 for bad arguments.`,
@@ -41,6 +46,9 @@ are named on stderr) or waiting failed, 2 for bad arguments.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if parallel < 1 || parallel > 64 {
+				return usageErr("wait: --parallel must be between 1 and 64, got %d", parallel)
+			}
 			ctx, stop := commandContext(cmd.Context(), timeout)
 			defer stop()
 			cl, err := c.sdkClient(ctx, account, timeout)
@@ -62,7 +70,7 @@ are named on stderr) or waiting failed, 2 for bad arguments.`,
 					return &exitError{code: exitFailure, msg: fmt.Sprintf("wait: job %s finished but has no export/url files to download", job.Id)}
 				}
 				paths, err := cl.DownloadJob(ctx, job, outDir, &sdk.DownloadOptions{
-					Overwrite: overwrite,
+					Overwrite: overwrite, SkipExisting: true, Parallel: parallel,
 					Progress: func(name string, done, total int64) {
 						pr.convertEvent(sdk.ConvertEvent{Phase: sdk.PhaseDownload, JobID: job.Id, File: name, Done: done, Total: total})
 					},
@@ -95,6 +103,7 @@ are named on stderr) or waiting failed, 2 for bad arguments.`,
 	f := cmd.Flags()
 	f.StringVarP(&outDir, "output-dir", "o", "", "download the job's export files into this directory")
 	f.BoolVar(&overwrite, "overwrite", false, "with -o, replace existing files")
+	f.IntVarP(&parallel, "parallel", "j", sdk.DefaultParallel, "with -o, downloads at once")
 	f.BoolVar(&asJSON, "json", false, "print the final job (with its tasks) as JSON")
 	f.BoolVar(&noSync, "poll", false, "poll instead of using the sync endpoint")
 	f.StringVar(&account, "account", "", "the account to use (default: the default account, else the local server)")

@@ -55,6 +55,8 @@ func Build(f *spec.File) (*Integration, error) {
 	if len(b.errs) == 0 {
 		if err := in.Desc.Link(); err != nil {
 			b.errorf(f.Pos, "the spec builds a descriptor that does not link: %v", err)
+		} else {
+			b.checkTransferArgs(in)
 		}
 	}
 	if len(b.errs) > 0 {
@@ -152,6 +154,21 @@ func (b *builder) integration() *Integration {
 				b.errorf(f.Errors.Pos, "error status %d is not a 4xx or 5xx status", s)
 			}
 		}
+		seen := map[string]bool{}
+		for _, c := range f.Errors.Codes {
+			switch {
+			case c.Code == "":
+				b.errorf(c.Pos, "errors.codes: an entry has no code")
+			case seen[c.Code]:
+				b.errorf(c.Pos, "errors.codes: %s is listed twice", c.Code)
+			case c.Description == "":
+				b.errorf(c.Pos, "errors.codes: %s has no description", c.Code)
+			case c.Status != 0 && !slices.Contains(f.Errors.Statuses, c.Status):
+				b.errorf(c.Pos, "errors.codes: %s has status %d, which errors.statuses does not list", c.Code, c.Status)
+			}
+			seen[c.Code] = true
+			in.ErrorCodes = append(in.ErrorCodes, ErrorCode{Code: c.Code, Status: c.Status, Description: strings.TrimSpace(c.Description)})
+		}
 	}
 	if f.MultiAccount != nil {
 		d.Accounts = f.MultiAccount.Accounts
@@ -175,13 +192,19 @@ func (b *builder) integration() *Integration {
 		}
 		in.Functions = append(in.Functions, fn)
 		d.Functions = append(d.Functions, fn.Desc)
-		fn.Server.Functions = append(fn.Server.Functions, fn)
+		if sf.Transfer == nil { // a transfer is no HTTP operation of its server
+			fn.Server.Functions = append(fn.Server.Functions, fn)
+		}
 		built = append(built, sf)
 	}
-	// Waits name other functions: resolve them once all exist.
+	// Waits and transfers name other functions: resolve them once all
+	// exist.
 	for i, sf := range built {
 		if sf.Wait != nil {
 			b.wait(in, in.Functions[i], sf.Wait)
+		}
+		if sf.Transfer != nil {
+			b.transfer(in, in.Functions[i], sf.Transfer)
 		}
 	}
 	return in
@@ -277,10 +300,25 @@ func (b *builder) function(in *Integration, sf *spec.Function) *Function {
 	if d.Description == "" {
 		d.Description = d.Summary
 	}
-	if !slices.Contains(methods, d.Method) {
+	transfer := sf.Transfer != nil
+	switch {
+	case transfer:
+		if sf.HTTP.Pos.Line != 0 {
+			b.errorf(sf.HTTP.Pos, "%s: a transfer function makes no HTTP request of its own (it calls other functions); leave out http", where)
+		}
+		if sf.Wait != nil {
+			b.errorf(sf.Wait.Pos, "%s: a transfer function cannot wait; its steps may", where)
+		}
+		if kind != integration.Write {
+			b.errorf(sf.Pos, "%s: a transfer function sends data out or writes local files, so its operation must be write", where)
+		}
+		if sf.Response.Ref != "" || sf.Response.Status != 0 {
+			b.errorf(sf.Response.Pos, "%s: the answer of a transfer function is derived (an upload answers like its last step, a download lists the files written); leave out response", where)
+		}
+	case !slices.Contains(methods, d.Method):
 		b.errorf(sf.HTTP.Pos, "%s: http.method %q is not one of %s", where, sf.HTTP.Method, strings.Join(methods, ", "))
 	}
-	if !strings.HasPrefix(d.Path, "/") {
+	if !transfer && !strings.HasPrefix(d.Path, "/") {
 		b.errorf(sf.HTTP.Pos, "%s: http.path %q must start with /", where, d.Path)
 	}
 	fn.Server = in.Servers[0]
@@ -306,7 +344,7 @@ func (b *builder) function(in *Integration, sf *spec.Function) *Function {
 			continue
 		}
 		seen[sp.Name] = true
-		if p := b.param(fn, sp); p != nil {
+		if p := b.param(fn, sp, transfer); p != nil {
 			fn.Params = append(fn.Params, p)
 			d.Params = append(d.Params, p.Desc)
 		}
@@ -324,6 +362,8 @@ func (b *builder) function(in *Integration, sf *spec.Function) *Function {
 
 	d.Status = sf.Response.Status
 	switch {
+	case transfer:
+		d.Status = http.StatusOK
 	case sf.Response.Status == http.StatusNoContent:
 		if sf.Response.Ref != "" {
 			b.errorf(sf.Response.Pos, "%s: a 204 response has no body, so it takes no ref", where)
@@ -333,7 +373,7 @@ func (b *builder) function(in *Integration, sf *spec.Function) *Function {
 	case b.refOK(sf.Response.Pos, sf.Response.Ref, where+": response"):
 		d.Response = b.named[sf.Response.Ref]
 	}
-	if s := sf.Response.Status; (s < 200 || s > 299) && sf.Response.Ref != "" {
+	if s := sf.Response.Status; (s < 200 || s > 299) && sf.Response.Ref != "" && !transfer {
 		b.errorf(sf.Response.Pos, "%s: response.status %d is not a 2xx status", where, s)
 	}
 	for _, ex := range sf.Examples {
@@ -435,7 +475,7 @@ func (b *builder) checkLua(p spec.Pos, src, where string) {
 	}
 }
 
-func (b *builder) param(fn *Function, sp *spec.Parameter) *Param {
+func (b *builder) param(fn *Function, sp *spec.Parameter, transfer bool) *Param {
 	where := fmt.Sprintf("function %s: parameter %q", fn.Desc.Name, sp.Name)
 	if sp.Name == "" {
 		b.errorf(sp.Pos, "function %s: a parameter needs a name", fn.Desc.Name)
@@ -446,7 +486,20 @@ func (b *builder) param(fn *Function, sp *spec.Parameter) *Param {
 	}
 	d := &integration.Param{Name: sp.Name, Required: sp.Required, In: integration.InBody, Key: sp.Name}
 	p := &Param{Desc: d, GoName: GoName(sp.Name)}
-	if h := sp.HTTP; h != nil {
+	hd := sp.HTTP
+	if transfer {
+		// The host uses the parameters of a transfer; only a timeout may
+		// say otherwise.
+		d.In = integration.InLocal
+		if hd != nil && (hd.In != "timeout" || hd.Key != "" || hd.Spread || hd.KeyedBy != nil) {
+			b.errorf(hd.Pos, "%s: the parameters of a transfer function are not sent as such; http may only be {in: timeout}", where)
+			hd = nil
+		}
+		if t := sp.Type; t != "string" && t != "integer" && t != "number" && t != "boolean" {
+			b.errorf(sp.Pos, "%s: the parameters of a transfer function must be strings, numbers or booleans", where)
+		}
+	}
+	if h := hd; h != nil {
 		if h.In != "" {
 			in, ok := integration.ParseIn(h.In)
 			if !ok {
@@ -460,6 +513,10 @@ func (b *builder) param(fn *Function, sp *spec.Parameter) *Param {
 		d.Spread = h.Spread
 		if h.Spread && (d.In != integration.InBody || sp.Type != "object") {
 			b.errorf(h.Pos, "%s: http.spread needs an object parameter in the body", where)
+		}
+		d.SendDefault = h.SendDefault
+		if h.SendDefault && (d.In != integration.InQuery || sp.Default == nil) {
+			b.errorf(h.Pos, "%s: http.send_default needs a query parameter with a default", where)
 		}
 	}
 	if sp.Required && sp.Default != nil {
@@ -483,7 +540,7 @@ func (b *builder) param(fn *Function, sp *spec.Parameter) *Param {
 		d.Example = v
 	}
 	d.Schema = p.WireSchema
-	if h := sp.HTTP; h != nil && h.KeyedBy != nil {
+	if h := hd; h != nil && h.KeyedBy != nil {
 		d.KeyedBy = b.keyedBy(where, h.KeyedBy, p)
 	}
 	return p

@@ -76,7 +76,7 @@ func TestResolved(t *testing.T) {
 	if k := steps.Desc.KeyedBy; k.Noun != "step" || k.DefaultCut != "/" || k.References != "after" {
 		t.Errorf("keyed_by: %+v", k)
 	}
-	if enum := d.Type("Step").Property("action").Schema; enum.EnumTable != "operations" || len(enum.Enum) != 3 {
+	if enum := d.Type("Step").Property("action").Schema; enum.EnumTable != "operations" || len(enum.Enum) != 4 {
 		t.Errorf("enum_from: %+v", enum)
 	}
 	run := in.Function("run_step")
@@ -94,6 +94,35 @@ func TestResolved(t *testing.T) {
 	}
 	if def := d.Function("create_job").Param("priority").Schema.Default; def != 5.0 {
 		t.Errorf("default %v (%T), want the number 5", def, def)
+	}
+	// Transfers: steps are pointers to the functions they call, the
+	// parameters are the host's (a timeout stays a timeout), the answer is
+	// derived, and no server gets them as an HTTP operation.
+	send := in.Function("send_file").Desc
+	up := send.Transfer.Upload
+	if up == nil || up.Via != run.Desc || up.Then.Via != get || up.Then.Args[0] != (integration.PathArg{Param: "job_id", From: "data.id"}) {
+		t.Errorf("upload: %+v", up)
+	}
+	if a, _ := up.Args.Get("action"); a != "fetch/upload" || up.FileField != "document" || up.FileParam != "path" {
+		t.Errorf("upload args: %v %q %q", a, up.FileField, up.FileParam)
+	}
+	if send.Response != get.Response || send.Status != 200 || send.Method != "" || send.Param("path").In != integration.InLocal {
+		t.Errorf("send_file: answer %v %d, method %q, path in %v", send.Response, send.Status, send.Method, send.Param("path").In)
+	}
+	save := in.Function("save_scans").Desc
+	dl := save.Transfer.Download
+	if dl == nil || len(dl.Sources) != 2 || dl.Sources[0].Via != wait || dl.Sources[1].Via != nil || dl.Sources[0].Failed.Is[0] != "failed" || dl.URLField != "href" {
+		t.Errorf("download: %+v", dl)
+	}
+	if save.Response == nil || save.Response.Name != "DownloadedFiles" || save.Param("timeout").In != integration.InTimeout || save.Param("dir").In != integration.InLocal {
+		t.Errorf("save_scans: %+v", save)
+	}
+	for _, srv := range in.Servers {
+		for _, f := range srv.Functions {
+			if f.Desc.Transfer != nil {
+				t.Errorf("server %s serves the transfer %s", srv.Desc.Name, f.Desc.Name)
+			}
+		}
 	}
 }
 
@@ -115,6 +144,24 @@ func TestBuildErrors(t *testing.T) {
 		{"default_cut without default_from", "default_from: action, ", "", "keyed_by.default_cut needs default_from"},
 		{"204 with a body", "{status: 204}", "{status: 204, ref: Job}", "a 204 response has no body"},
 		{"min_length on an integer", "maximum: 9\n", "maximum: 9\n        min_length: 2\n", "min_length and max_length are only for strings"},
+		{"transfer via an unknown function", "via: run_step", "via: run_steps", `transfer.upload.via: no function is called "run_steps" (did you mean "run_step"?)`},
+		{"transfer via itself", "via: run_step", "via: send_file", "transfer.upload.via names the function itself"},
+		{"transfer via another transfer", "via: run_step", "via: save_scans", "save_scans is a transfer function"},
+		{"transfer names no parameter", "file_param: path", "file_param: file", `transfer.upload.file_param: send_file has no parameter "file"`},
+		{"transfer arguments without a required one", "args: {action: fetch/upload}", "args: {}", "transfer.upload.args: printshop.run_step: action: is required"},
+		{"transfer argument outside the enum", "args: {action: fetch/upload}", "args: {action: fax}", "transfer.upload.args: printshop.run_step: action: "},
+		{"then writes", "then: {via: get_job,", "then: {via: delete_job,", "delete_job writes; the step after an upload must only read"},
+		{"then lacks a required parameter", "args: {job_id: data.id}", "args: {}", "get_job requires job_id"},
+		{"bad path", "form_url: data.form.url", "form_url: data..url", "transfer.upload.form_url: path \"data..url\""},
+		{"source via a write", "{param: job_id, via: wait_job,", "{param: job_id, via: delete_job,", "delete_job writes; finding the files must only read"},
+		{"source twice", "- {param: url}", "- {param: job_id}", "parameter job_id is a source twice"},
+		{"required source", "{name: job_id, type: string, description: The job whose scans to save}", "{name: job_id, type: string, required: true, description: The job whose scans to save}", "parameter job_id must be optional"},
+		{"transfer with http", "    transfer:\n      download:", "    http: {method: GET, path: /scans}\n    transfer:\n      download:", "a transfer function makes no HTTP request of its own"},
+		{"transfer that reads", "    operation: write\n    summary: Save the scans", "    operation: read\n    summary: Save the scans", "its operation must be write"},
+		{"transfer with a response", "    summary: Send a local file to be printed.\n", "    summary: Send a local file to be printed.\n    response: {status: 200, ref: JobResponse}\n", "leave out response"},
+		{"transfer parameter that is an object", "{name: dir, type: string,", "{name: dir, type: object,", "must be strings, numbers or booleans"},
+		{"transfer parameter sent in the body", "{name: url, type: string, description: The URL", "{name: url, type: string, http: {in: query}, description: The URL", "http may only be {in: timeout}"},
+		{"upload and download at once", "    transfer:\n      upload:", "    transfer:\n      download: {url_field: u, name_field: n, sources: [{param: path}]}\n      upload:", "needs exactly one of upload and download"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

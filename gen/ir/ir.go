@@ -23,6 +23,16 @@ type Integration struct {
 	// statuses that carry it.
 	ErrorType   *integration.Schema
 	ErrorStatus []int
+	// ErrorCodes are the API's common error codes, in spec order.
+	ErrorCodes []ErrorCode
+}
+
+// ErrorCode is one of the API's error codes (Status 0: not an error
+// answer's).
+type ErrorCode struct {
+	Code        string
+	Status      int
+	Description string
 }
 
 // Server is one family of base URLs. Each server with functions gets an

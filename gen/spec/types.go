@@ -80,6 +80,18 @@ type ErrorsDecl struct {
 	Pos      Pos    `yaml:"-"`
 	Ref      string `yaml:"ref"`
 	Statuses []int  `yaml:"statuses"`
+	// Codes are the API's common error codes, for the errors docs page.
+	Codes []ErrorCode `yaml:"codes"`
+}
+
+// ErrorCode is one of the API's error codes.
+type ErrorCode struct {
+	Pos  Pos    `yaml:"-"`
+	Code string `yaml:"code"`
+	// Status is the HTTP status that carries it; 0 for a code that is not
+	// an error answer (a failed task's code, say).
+	Status      int    `yaml:"status"`
+	Description string `yaml:"description"`
 }
 
 // MultiAccountDecl gives the example account names used in the docs.
@@ -99,13 +111,14 @@ type Function struct {
 	// Retry overrides how a failed call may be repeated: safe (any time)
 	// or unsent (only when it never reached the server). Default: safe for
 	// reads, unsent for writes.
-	Retry      string      `yaml:"retry"`
-	Wait       *WaitDecl   `yaml:"wait"`
-	HTTP       HTTP        `yaml:"http"`
-	Parameters []Parameter `yaml:"parameters"`
-	Notes      string      `yaml:"notes"`
-	Response   Response    `yaml:"response"`
-	Examples   []Example   `yaml:"examples"`
+	Retry      string        `yaml:"retry"`
+	Wait       *WaitDecl     `yaml:"wait"`
+	Transfer   *TransferDecl `yaml:"transfer"`
+	HTTP       HTTP          `yaml:"http"`
+	Parameters []Parameter   `yaml:"parameters"`
+	Notes      string        `yaml:"notes"`
+	Response   Response      `yaml:"response"`
+	Examples   []Example     `yaml:"examples"`
 }
 
 // WaitDecl says that a function blocks until something has ended, and how
@@ -115,6 +128,74 @@ type WaitDecl struct {
 	Poll  string   `yaml:"poll"`  // the function to call repeatedly, e.g. get_job
 	Field string   `yaml:"field"` // dotted path in the answer, e.g. data.status
 	Until []string `yaml:"until"` // values that end the wait
+}
+
+// TransferDecl makes a function that moves files between the host's
+// workspace and the service, through other functions of the spec, instead
+// of one HTTP request: it has no http mapping, and its parameters are used
+// by the host (except timeout ones). Exactly one of upload and download.
+type TransferDecl struct {
+	Pos      Pos           `yaml:"-"`
+	Upload   *UploadDecl   `yaml:"upload"`
+	Download *DownloadDecl `yaml:"download"`
+}
+
+// UploadDecl sends one local file to an HTML-style upload form.
+type UploadDecl struct {
+	Pos Pos `yaml:"-"`
+	// Via makes the upload target, with the fixed arguments Args.
+	Via  string     `yaml:"via"`
+	Args *yaml.Node `yaml:"args"`
+	// FormURL and FormFields are paths in Via's answer: the URL to POST
+	// the form to, and the object of fields sent before the file.
+	FormURL    string `yaml:"form_url"`
+	FormFields string `yaml:"form_fields"`
+	FileField  string `yaml:"file_field"` // the form field of the file
+	FileParam  string `yaml:"file_param"` // the parameter naming the local file
+	NameParam  string `yaml:"name_param"` // the parameter naming the file as sent
+	// Then reads what the function answers, once the file is sent.
+	Then *StepDecl `yaml:"then"`
+}
+
+// StepDecl calls a function with arguments taken from a previous answer:
+// args maps its parameters to paths in that answer.
+type StepDecl struct {
+	Pos  Pos             `yaml:"-"`
+	Via  string          `yaml:"via"`
+	Args Entries[string] `yaml:"args"`
+}
+
+// DownloadDecl saves files into a folder of the workspace.
+type DownloadDecl struct {
+	Pos      Pos    `yaml:"-"`
+	DirParam string `yaml:"dir_param"`
+	// URLField and NameField are the fields of a file object that hold
+	// its download URL and its name.
+	URLField  string       `yaml:"url_field"`
+	NameField string       `yaml:"name_field"`
+	Sources   []SourceDecl `yaml:"sources"`
+}
+
+// SourceDecl is one way to name what to download: a parameter passed to
+// via (files: the path of the file objects in its answer), or without via
+// the URL of one file.
+type SourceDecl struct {
+	Pos    Pos         `yaml:"-"`
+	Param  string      `yaml:"param"`
+	Via    string      `yaml:"via"`
+	Files  string      `yaml:"files"`
+	Failed *FailedDecl `yaml:"failed"`
+	Hint   string      `yaml:"hint"`
+}
+
+// FailedDecl says when via's answer means that what it names failed: the
+// value at field is one of is; code and message are paths of the reason.
+type FailedDecl struct {
+	Pos     Pos      `yaml:"-"`
+	Field   string   `yaml:"field"`
+	Is      []string `yaml:"is"`
+	Code    string   `yaml:"code"`
+	Message string   `yaml:"message"`
 }
 
 // HTTP maps a function onto a request.
@@ -151,11 +232,14 @@ type Parameter struct {
 
 // ParamHTTP says where a parameter goes in the request.
 type ParamHTTP struct {
-	Pos     Pos      `yaml:"-"`
-	In      string   `yaml:"in"`     // path, query or body (default body)
-	Key     string   `yaml:"key"`    // the wire name, default the parameter name
-	Spread  bool     `yaml:"spread"` // body: the object's fields go at the top level
-	KeyedBy *KeyedBy `yaml:"keyed_by"`
+	Pos    Pos    `yaml:"-"`
+	In     string `yaml:"in"`     // path, query or body (default body)
+	Key    string `yaml:"key"`    // the wire name, default the parameter name
+	Spread bool   `yaml:"spread"` // body: the object's fields go at the top level
+	// SendDefault: a query parameter that is not given is sent with its
+	// default (the default differs from the server's own).
+	SendDefault bool     `yaml:"send_default"`
+	KeyedBy     *KeyedBy `yaml:"keyed_by"`
 }
 
 // KeyedBy turns an array of objects into an object keyed by one field of each

@@ -38,6 +38,9 @@ func build() *integration.Integration {
 	typeJob := &integration.Schema{}
 	typeListLinks := &integration.Schema{}
 	typeListMeta := &integration.Schema{}
+	typeOperation := &integration.Schema{}
+	typeOperationOption := &integration.Schema{}
+	typeEngineVersion := &integration.Schema{}
 	typeUser := &integration.Schema{}
 	typeWebhook := &integration.Schema{}
 	serverApi := &integration.Server{}
@@ -50,9 +53,13 @@ func build() *integration.Integration {
 	typeTaskResponse := &integration.Schema{}
 	fnGetTask := &integration.Function{}
 	typeTaskList := &integration.Schema{}
+	typeOperationList := &integration.Schema{}
 	typeUserResponse := &integration.Schema{}
 	typeWebhookResponse := &integration.Schema{}
 	typeWebhookList := &integration.Schema{}
+	fnCreateTask := &integration.Function{}
+	fnWaitTask := &integration.Function{}
+	fnWaitJob := &integration.Function{}
 	*typeTaskInput = integration.Schema{
 		Name:        "TaskInput",
 		Description: "One task name (or, for standalone tasks, task ID), or an array of them.",
@@ -522,6 +529,209 @@ func build() *integration.Integration {
 		},
 		AdditionalProperties: true,
 	}
+	*typeOperation = integration.Schema{
+		Name:        "Operation",
+		Type:        integration.TypeObject,
+		Description: "One operation on one input format making one output format, by one engine.",
+		Properties: []*integration.Property{
+			{
+				Name:     "operation",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The task operation (convert, optimize, thumbnail, ...).",
+				},
+			},
+			{
+				Name: "input_format",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The input format (a file extension); absent for imports, \"*\" for any file.",
+				},
+			},
+			{
+				Name: "output_format",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The output format; absent when no file is made (metadata), \"*\" when files keep their formats.",
+				},
+			},
+			{
+				Name: "engine",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The engine that performs it.",
+				},
+			},
+			{
+				Name: "options",
+				Schema: &integration.Schema{
+					Type:        integration.TypeArray,
+					Description: "The task fields it takes (with include options).",
+					Items: &integration.Schema{
+						Ref: typeOperationOption,
+					},
+				},
+			},
+			{
+				Name: "engine_versions",
+				Schema: &integration.Schema{
+					Type:        integration.TypeArray,
+					Description: "The engine's versions (with include engine_versions).",
+					Items: &integration.Schema{
+						Ref: typeEngineVersion,
+					},
+				},
+			},
+			{
+				Name: "deprecated",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "The format is deprecated.",
+				},
+			},
+			{
+				Name: "experimental",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "The format is experimental.",
+				},
+			},
+			{
+				Name: "meta",
+				Schema: &integration.Schema{
+					Type:                 integration.TypeObject,
+					Description:          "More facts about the formats.",
+					AdditionalProperties: true,
+				},
+			},
+			{
+				Name: "available",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "Local server only: false when its engine is not installed, or the operation runs on the real service only (note says why).",
+				},
+			},
+			{
+				Name: "note",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "Local server only: why it is not available, and what to do.",
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
+	*typeOperationOption = integration.Schema{
+		Name:        "OperationOption",
+		Type:        integration.TypeObject,
+		Description: "One task field an operation takes.",
+		Properties: []*integration.Property{
+			{
+				Name:     "name",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The field name.",
+				},
+			},
+			{
+				Name:     "type",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "string, integer, float, boolean, enum (see possible_values) or dictionary.",
+				},
+			},
+			{
+				Name: "default",
+				Schema: &integration.Schema{
+					Description: "The value used when the field is absent.",
+					Nullable:    true,
+					OneOf: []*integration.Schema{
+						{
+							Type: integration.TypeString,
+						},
+						{
+							Type: integration.TypeNumber,
+						},
+						{
+							Type: integration.TypeBoolean,
+						},
+					},
+				},
+			},
+			{
+				Name: "possible_values",
+				Schema: &integration.Schema{
+					Type:        integration.TypeArray,
+					Description: "The accepted values of an enum.",
+					Items: &integration.Schema{
+						Type: integration.TypeString,
+					},
+				},
+			},
+			{
+				Name: "minimum",
+				Schema: &integration.Schema{
+					Type:        integration.TypeNumber,
+					Description: "The smallest accepted number.",
+				},
+			},
+			{
+				Name: "maximum",
+				Schema: &integration.Schema{
+					Type:        integration.TypeNumber,
+					Description: "The largest accepted number.",
+				},
+			},
+			{
+				Name: "required",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "The field must be given.",
+				},
+			},
+			{
+				Name: "description",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "What the field does.",
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
+	*typeEngineVersion = integration.Schema{
+		Name:        "EngineVersion",
+		Type:        integration.TypeObject,
+		Description: "A version of an engine.",
+		Properties: []*integration.Property{
+			{
+				Name:     "version",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The version.",
+				},
+			},
+			{
+				Name: "default",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "Tasks use this version unless they ask for another.",
+				},
+			},
+			{
+				Name: "latest",
+				Schema: &integration.Schema{
+					Type:        integration.TypeBoolean,
+					Description: "The newest version.",
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
 	*typeUser = integration.Schema{
 		Name:        "User",
 		Type:        integration.TypeObject,
@@ -877,6 +1087,25 @@ func build() *integration.Integration {
 		},
 		AdditionalProperties: true,
 	}
+	*typeOperationList = integration.Schema{
+		Name:        "OperationList",
+		Type:        integration.TypeObject,
+		Description: "The operations the server performs, with their formats and, when included, their options.",
+		Properties: []*integration.Property{
+			{
+				Name:     "data",
+				Required: true,
+				Schema: &integration.Schema{
+					Type:        integration.TypeArray,
+					Description: "One item per operation, input format, output format and engine.",
+					Items: &integration.Schema{
+						Ref: typeOperation,
+					},
+				},
+			},
+		},
+		AdditionalProperties: true,
+	}
 	*typeUserResponse = integration.Schema{
 		Name:        "UserResponse",
 		Type:        integration.TypeObject,
@@ -937,6 +1166,209 @@ func build() *integration.Integration {
 			},
 		},
 		AdditionalProperties: true,
+	}
+	*fnCreateTask = integration.Function{
+		Name:        "create_task",
+		FullName:    "cloudconvert.create_task",
+		ToolName:    "cloudconvert_create_task",
+		DocPage:     "cloudconvert.create_task",
+		Kind:        integration.Write,
+		Retry:       integration.RetryUnsent,
+		Summary:     "Create a standalone CloudConvert task.",
+		Description: "Create a standalone CloudConvert task (not part of a job). Specify an operation (e.g. import/url, convert, export/url, capture-website, merge, optimize, thumbnail) and its operation-specific payload. Standalone tasks have no name; chain them by task ID through `input`.",
+		Method:      "POST",
+		Path:        "/{operation}",
+		Server:      serverApi,
+		Params: []*integration.Param{
+			{
+				Name:     "operation",
+				Required: true,
+				In:       integration.InPath,
+				Key:      "operation",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "Task operation (e.g. \"convert\", \"import/url\")",
+					Enum: []string{
+						"import/url",
+						"import/upload",
+						"import/base64",
+						"import/raw",
+						"import/s3",
+						"import/azure/blob",
+						"import/google-cloud-storage",
+						"import/openstack",
+						"import/sftp",
+						"convert",
+						"optimize",
+						"watermark",
+						"capture-website",
+						"thumbnail",
+						"merge",
+						"archive",
+						"archive/extract",
+						"command",
+						"metadata",
+						"metadata/write",
+						"pdf/a",
+						"pdf/ocr",
+						"pdf/encrypt",
+						"pdf/decrypt",
+						"pdf/split-pages",
+						"pdf/extract-pages",
+						"pdf/rotate-pages",
+						"export/url",
+						"export/s3",
+						"export/azure/blob",
+						"export/google-cloud-storage",
+						"export/openstack",
+						"export/sftp",
+					},
+					EnumTable: "operations",
+				},
+				Example: "convert",
+				Expands: true,
+			},
+			{
+				Name:   "payload",
+				In:     integration.InBody,
+				Key:    "payload",
+				Spread: true,
+				Schema: &integration.Schema{
+					Type:                 integration.TypeObject,
+					Description:          "Operation-specific parameters, sent at the top level of the request (for convert: input_format, output_format, options; for import/url: url, filename)",
+					AdditionalProperties: true,
+				},
+				Example: integration.ObjectOf(
+					"input_format", "docx",
+					"output_format", "pdf",
+				),
+			},
+			{
+				Name: "input",
+				In:   integration.InBody,
+				Key:  "input",
+				Schema: &integration.Schema{
+					Ref:         typeTaskInput,
+					Description: "ID of the task (or array of IDs) whose output this task uses",
+				},
+				Example: "6559c281-ed85-4728-80db-414561c631e9",
+			},
+		},
+		Status:   201,
+		Response: typeTaskResponse,
+		Examples: []integration.Example{
+			{
+				Lua: "local task = app.integrations.cloudconvert.create_task({\n  operation = \"import/url\",\n  payload = {\n    url = \"https://example.com/report.docx\",\n    filename = \"report.docx\"\n  }\n})\n\nlocal converted = app.integrations.cloudconvert.create_task({\n  operation = \"convert\",\n  input = task.data.id,\n  payload = {\n    input_format = \"docx\",\n    output_format = \"pdf\"\n  }\n})\n\nprint(\"Task ID: \" .. converted.data.id)",
+			},
+		},
+	}
+	*fnWaitTask = integration.Function{
+		Name:        "wait_task",
+		FullName:    "cloudconvert.wait_task",
+		ToolName:    "cloudconvert_wait_task",
+		DocPage:     "cloudconvert.wait_task",
+		Kind:        integration.Read,
+		Retry:       integration.RetrySafe,
+		Summary:     "Wait until a CloudConvert task has finished or failed, then return it.",
+		Description: "Wait for a task through CloudConvert's sync API: the request blocks until the task has finished or failed, then answers exactly like get_task. The script's own time limit still applies.",
+		Method:      "GET",
+		Path:        "/tasks/{id}",
+		Server:      serverSync,
+		Params: []*integration.Param{
+			{
+				Name:     "task_id",
+				Required: true,
+				In:       integration.InPath,
+				Key:      "id",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The CloudConvert task ID",
+					MinLength:   integration.Int(1),
+				},
+				Example: "6559c281-ed85-4728-80db-414561c631e9",
+			},
+			{
+				Name: "timeout",
+				In:   integration.InTimeout,
+				Key:  "timeout",
+				Schema: &integration.Schema{
+					Type:        integration.TypeInteger,
+					Description: "Seconds to wait at most; the call fails when the task is still running then",
+					Minimum:     integration.Float(1.0),
+					Maximum:     integration.Float(3600.0),
+				},
+				Example: 25.0,
+			},
+		},
+		Status:   200,
+		Response: typeTaskResponse,
+		Wait: &integration.Wait{
+			Poll:  fnGetTask,
+			Field: "data.status",
+			Until: []string{
+				"finished",
+				"error",
+			},
+		},
+		Examples: []integration.Example{
+			{
+				Lua: "local task = app.integrations.cloudconvert.create_task({\n  operation = \"import/base64\",\n  file = \"aGVsbG8=\",\n  filename = \"hello.txt\"\n})\n\nlocal done = app.integrations.cloudconvert.wait_task({\n  task_id = task.data.id,\n  timeout = 25\n})\nprint(done.data.operation .. \": \" .. done.data.status)",
+			},
+		},
+	}
+	*fnWaitJob = integration.Function{
+		Name:        "wait_job",
+		FullName:    "cloudconvert.wait_job",
+		ToolName:    "cloudconvert_wait_job",
+		DocPage:     "cloudconvert.wait_job",
+		Kind:        integration.Read,
+		Retry:       integration.RetrySafe,
+		Summary:     "Wait until a CloudConvert job has finished or failed, then return it.",
+		Description: "Wait for a job through CloudConvert's sync API: the request blocks until the job has finished or failed, then answers exactly like get_job. Use it after create_job instead of a loop of get_job calls. The script's own time limit still applies.",
+		Method:      "GET",
+		Path:        "/jobs/{id}",
+		Server:      serverSync,
+		Params: []*integration.Param{
+			{
+				Name:     "job_id",
+				Required: true,
+				In:       integration.InPath,
+				Key:      "id",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The CloudConvert job ID",
+					MinLength:   integration.Int(1),
+				},
+				Example: "6559c281-ed85-4728-80db-414561c631e9",
+			},
+			{
+				Name: "timeout",
+				In:   integration.InTimeout,
+				Key:  "timeout",
+				Schema: &integration.Schema{
+					Type:        integration.TypeInteger,
+					Description: "Seconds to wait at most; the call fails when the job is still running then",
+					Minimum:     integration.Float(1.0),
+					Maximum:     integration.Float(3600.0),
+				},
+				Example: 25.0,
+			},
+		},
+		Status:   200,
+		Response: typeJobResponse,
+		Wait: &integration.Wait{
+			Poll:  fnGetJob,
+			Field: "data.status",
+			Until: []string{
+				"finished",
+				"error",
+			},
+		},
+		Examples: []integration.Example{
+			{
+				Lua: "local created = app.integrations.cloudconvert.create_job({\n  tasks = {\n    { operation = \"import/url\", url = \"https://example.com/document.pdf\" },\n    { operation = \"convert\", input = \"import\", output_format = \"png\" },\n    { operation = \"export/url\", input = \"convert\" }\n  }\n})\n\nlocal job = app.integrations.cloudconvert.wait_job({\n  job_id = created.data.id,\n  timeout = 25\n})\n\nprint(\"Status: \" .. job.data.status)\nfor _, task in ipairs(job.data.tasks) do\n  if task.operation == \"export/url\" and task.result then\n    print(\"Download: \" .. task.result.files[1].url)\n  end\nend",
+			},
+		},
 	}
 	in := &integration.Integration{
 		Slug:        "cloudconvert",
@@ -1143,6 +1575,10 @@ func build() *integration.Integration {
 			typeJobList,
 			typeTaskResponse,
 			typeTaskList,
+			typeOperationList,
+			typeOperation,
+			typeOperationOption,
+			typeEngineVersion,
 			typeUserResponse,
 			typeWebhook,
 			typeWebhookResponse,
@@ -1293,60 +1729,7 @@ func build() *integration.Integration {
 				},
 			},
 			fnGetJob,
-			{
-				Name:        "wait_job",
-				FullName:    "cloudconvert.wait_job",
-				ToolName:    "cloudconvert_wait_job",
-				DocPage:     "cloudconvert.wait_job",
-				Kind:        integration.Read,
-				Retry:       integration.RetrySafe,
-				Summary:     "Wait until a CloudConvert job has finished or failed, then return it.",
-				Description: "Wait for a job through CloudConvert's sync API: the request blocks until the job has finished or failed, then answers exactly like get_job. Use it after create_job instead of a loop of get_job calls. The script's own time limit still applies.",
-				Method:      "GET",
-				Path:        "/jobs/{id}",
-				Server:      serverSync,
-				Params: []*integration.Param{
-					{
-						Name:     "job_id",
-						Required: true,
-						In:       integration.InPath,
-						Key:      "id",
-						Schema: &integration.Schema{
-							Type:        integration.TypeString,
-							Description: "The CloudConvert job ID",
-							MinLength:   integration.Int(1),
-						},
-						Example: "6559c281-ed85-4728-80db-414561c631e9",
-					},
-					{
-						Name: "timeout",
-						In:   integration.InTimeout,
-						Key:  "timeout",
-						Schema: &integration.Schema{
-							Type:        integration.TypeInteger,
-							Description: "Seconds to wait at most; the call fails when the job is still running then",
-							Minimum:     integration.Float(1.0),
-							Maximum:     integration.Float(3600.0),
-						},
-						Example: 25.0,
-					},
-				},
-				Status:   200,
-				Response: typeJobResponse,
-				Wait: &integration.Wait{
-					Poll:  fnGetJob,
-					Field: "data.status",
-					Until: []string{
-						"finished",
-						"error",
-					},
-				},
-				Examples: []integration.Example{
-					{
-						Lua: "local created = app.integrations.cloudconvert.create_job({\n  tasks = {\n    { operation = \"import/url\", url = \"https://example.com/document.pdf\" },\n    { operation = \"convert\", input = \"import\", output_format = \"png\" },\n    { operation = \"export/url\", input = \"convert\" }\n  }\n})\n\nlocal job = app.integrations.cloudconvert.wait_job({\n  job_id = created.data.id,\n  timeout = 25\n})\n\nprint(\"Status: \" .. job.data.status)\nfor _, task in ipairs(job.data.tasks) do\n  if task.operation == \"export/url\" and task.result then\n    print(\"Download: \" .. task.result.files[1].url)\n  end\nend",
-					},
-				},
-			},
+			fnWaitJob,
 			{
 				Name:        "delete_job",
 				FullName:    "cloudconvert.delete_job",
@@ -1449,156 +1832,9 @@ func build() *integration.Integration {
 					},
 				},
 			},
-			{
-				Name:        "create_task",
-				FullName:    "cloudconvert.create_task",
-				ToolName:    "cloudconvert_create_task",
-				DocPage:     "cloudconvert.create_task",
-				Kind:        integration.Write,
-				Retry:       integration.RetryUnsent,
-				Summary:     "Create a standalone CloudConvert task.",
-				Description: "Create a standalone CloudConvert task (not part of a job). Specify an operation (e.g. import/url, convert, export/url, capture-website, merge, optimize, thumbnail) and its operation-specific payload. Standalone tasks have no name; chain them by task ID through `input`.",
-				Method:      "POST",
-				Path:        "/{operation}",
-				Server:      serverApi,
-				Params: []*integration.Param{
-					{
-						Name:     "operation",
-						Required: true,
-						In:       integration.InPath,
-						Key:      "operation",
-						Schema: &integration.Schema{
-							Type:        integration.TypeString,
-							Description: "Task operation (e.g. \"convert\", \"import/url\")",
-							Enum: []string{
-								"import/url",
-								"import/upload",
-								"import/base64",
-								"import/raw",
-								"import/s3",
-								"import/azure/blob",
-								"import/google-cloud-storage",
-								"import/openstack",
-								"import/sftp",
-								"convert",
-								"optimize",
-								"watermark",
-								"capture-website",
-								"thumbnail",
-								"merge",
-								"archive",
-								"archive/extract",
-								"command",
-								"metadata",
-								"metadata/write",
-								"pdf/a",
-								"pdf/ocr",
-								"pdf/encrypt",
-								"pdf/decrypt",
-								"pdf/split-pages",
-								"pdf/extract-pages",
-								"pdf/rotate-pages",
-								"export/url",
-								"export/s3",
-								"export/azure/blob",
-								"export/google-cloud-storage",
-								"export/openstack",
-								"export/sftp",
-							},
-							EnumTable: "operations",
-						},
-						Example: "convert",
-						Expands: true,
-					},
-					{
-						Name:   "payload",
-						In:     integration.InBody,
-						Key:    "payload",
-						Spread: true,
-						Schema: &integration.Schema{
-							Type:                 integration.TypeObject,
-							Description:          "Operation-specific parameters, sent at the top level of the request (for convert: input_format, output_format, options; for import/url: url, filename)",
-							AdditionalProperties: true,
-						},
-						Example: integration.ObjectOf(
-							"input_format", "docx",
-							"output_format", "pdf",
-						),
-					},
-					{
-						Name: "input",
-						In:   integration.InBody,
-						Key:  "input",
-						Schema: &integration.Schema{
-							Ref:         typeTaskInput,
-							Description: "ID of the task (or array of IDs) whose output this task uses",
-						},
-						Example: "6559c281-ed85-4728-80db-414561c631e9",
-					},
-				},
-				Status:   201,
-				Response: typeTaskResponse,
-				Examples: []integration.Example{
-					{
-						Lua: "local task = app.integrations.cloudconvert.create_task({\n  operation = \"import/url\",\n  payload = {\n    url = \"https://example.com/report.docx\",\n    filename = \"report.docx\"\n  }\n})\n\nlocal converted = app.integrations.cloudconvert.create_task({\n  operation = \"convert\",\n  input = task.data.id,\n  payload = {\n    input_format = \"docx\",\n    output_format = \"pdf\"\n  }\n})\n\nprint(\"Task ID: \" .. converted.data.id)",
-					},
-				},
-			},
+			fnCreateTask,
 			fnGetTask,
-			{
-				Name:        "wait_task",
-				FullName:    "cloudconvert.wait_task",
-				ToolName:    "cloudconvert_wait_task",
-				DocPage:     "cloudconvert.wait_task",
-				Kind:        integration.Read,
-				Retry:       integration.RetrySafe,
-				Summary:     "Wait until a CloudConvert task has finished or failed, then return it.",
-				Description: "Wait for a task through CloudConvert's sync API: the request blocks until the task has finished or failed, then answers exactly like get_task. The script's own time limit still applies.",
-				Method:      "GET",
-				Path:        "/tasks/{id}",
-				Server:      serverSync,
-				Params: []*integration.Param{
-					{
-						Name:     "task_id",
-						Required: true,
-						In:       integration.InPath,
-						Key:      "id",
-						Schema: &integration.Schema{
-							Type:        integration.TypeString,
-							Description: "The CloudConvert task ID",
-							MinLength:   integration.Int(1),
-						},
-						Example: "6559c281-ed85-4728-80db-414561c631e9",
-					},
-					{
-						Name: "timeout",
-						In:   integration.InTimeout,
-						Key:  "timeout",
-						Schema: &integration.Schema{
-							Type:        integration.TypeInteger,
-							Description: "Seconds to wait at most; the call fails when the task is still running then",
-							Minimum:     integration.Float(1.0),
-							Maximum:     integration.Float(3600.0),
-						},
-						Example: 25.0,
-					},
-				},
-				Status:   200,
-				Response: typeTaskResponse,
-				Wait: &integration.Wait{
-					Poll:  fnGetTask,
-					Field: "data.status",
-					Until: []string{
-						"finished",
-						"error",
-					},
-				},
-				Examples: []integration.Example{
-					{
-						Lua: "local task = app.integrations.cloudconvert.create_task({\n  operation = \"import/base64\",\n  file = \"aGVsbG8=\",\n  filename = \"hello.txt\"\n})\n\nlocal done = app.integrations.cloudconvert.wait_task({\n  task_id = task.data.id,\n  timeout = 25\n})\nprint(done.data.operation .. \": \" .. done.data.status)",
-					},
-				},
-			},
+			fnWaitTask,
 			{
 				Name:        "cancel_task",
 				FullName:    "cloudconvert.cancel_task",
@@ -1815,6 +2051,137 @@ func build() *integration.Integration {
 				},
 			},
 			{
+				Name:        "list_operations",
+				FullName:    "cloudconvert.list_operations",
+				ToolName:    "cloudconvert_list_operations",
+				DocPage:     "cloudconvert.list_operations",
+				Kind:        integration.Read,
+				Retry:       integration.RetrySafe,
+				Summary:     "List the operations, formats and options the CloudConvert server supports.",
+				Description: "List the operations the server performs: one item per operation, input format, output format and engine, each with the task fields (options) it takes: their type, default, possible values and meaning. Filter by operation and formats to see what a task can do before creating it. The local server lists what its engines perform (marking engines that are not installed); the real service's list is much longer. No API key is needed.",
+				Method:      "GET",
+				Path:        "/operations",
+				Server:      serverApi,
+				Params: []*integration.Param{
+					{
+						Name: "operation",
+						In:   integration.InQuery,
+						Key:  "filter[operation]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only this operation",
+							Enum: []string{
+								"import/url",
+								"import/upload",
+								"import/base64",
+								"import/raw",
+								"import/s3",
+								"import/azure/blob",
+								"import/google-cloud-storage",
+								"import/openstack",
+								"import/sftp",
+								"convert",
+								"optimize",
+								"watermark",
+								"capture-website",
+								"thumbnail",
+								"merge",
+								"archive",
+								"archive/extract",
+								"command",
+								"metadata",
+								"metadata/write",
+								"pdf/a",
+								"pdf/ocr",
+								"pdf/encrypt",
+								"pdf/decrypt",
+								"pdf/split-pages",
+								"pdf/extract-pages",
+								"pdf/rotate-pages",
+								"export/url",
+								"export/s3",
+								"export/azure/blob",
+								"export/google-cloud-storage",
+								"export/openstack",
+								"export/sftp",
+							},
+							EnumTable: "operations",
+						},
+						Example: "convert",
+					},
+					{
+						Name: "input_format",
+						In:   integration.InQuery,
+						Key:  "filter[input_format]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only operations on this input format (a file extension such as pdf)",
+						},
+						Example: "pdf",
+					},
+					{
+						Name: "output_format",
+						In:   integration.InQuery,
+						Key:  "filter[output_format]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only operations making this output format",
+						},
+						Example: "png",
+					},
+					{
+						Name: "engine",
+						In:   integration.InQuery,
+						Key:  "filter[engine]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only operations of this engine",
+						},
+					},
+					{
+						Name: "engine_version",
+						In:   integration.InQuery,
+						Key:  "filter[engine_version]",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "Only operations of this engine version",
+						},
+					},
+					{
+						Name:        "include",
+						In:          integration.InQuery,
+						Key:         "include",
+						SendDefault: true,
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "What each item includes besides its formats and engine (sent as options when not given)",
+							Enum: []string{
+								"options",
+								"engine_versions",
+								"options,engine_versions",
+							},
+							Default: "options",
+						},
+					},
+					{
+						Name: "alternatives",
+						In:   integration.InQuery,
+						Key:  "alternatives",
+						Schema: &integration.Schema{
+							Type:        integration.TypeBoolean,
+							Description: "Also list the alternative engines of each operation and format pair",
+						},
+					},
+				},
+				Status:   200,
+				Response: typeOperationList,
+				Examples: []integration.Example{
+					{
+						Lua: "local ops = app.integrations.cloudconvert.list_operations({\n  operation = \"convert\",\n  input_format = \"pdf\",\n  output_format = \"png\"\n})\n\nfor _, op in ipairs(ops.data) do\n  local names = {}\n  for _, option in ipairs(op.options) do\n    table.insert(names, option.name)\n  end\n  print(op.operation .. \" \" .. op.input_format .. \" -> \" .. op.output_format .. \": \" .. table.concat(names, \", \"))\nend",
+					},
+				},
+			},
+			{
 				Name:        "get_current_user",
 				FullName:    "cloudconvert.get_current_user",
 				ToolName:    "cloudconvert_get_current_user",
@@ -1976,7 +2343,250 @@ func build() *integration.Integration {
 				Status: 204,
 				Examples: []integration.Example{
 					{
-						Lua: "local hooks = app.integrations.cloudconvert.list_webhooks({\n  url = \"https://example.com/hooks/cloudconvert\"\n})\n\nfor _, hook in ipairs(hooks.data) do\n  app.integrations.cloudconvert.delete_webhook({ webhook_id = hook.id })\n  print(\"Deleted \" .. hook.id)\nend",
+						Lua: "local hook = app.integrations.cloudconvert.create_webhook({\n  url = \"https://example.com/hooks/cloudconvert\",\n  events = {\"job.failed\"}\n})\n\napp.integrations.cloudconvert.delete_webhook({ webhook_id = hook.data.id })\nprint(\"Deleted \" .. hook.data.id)",
+					},
+				},
+			},
+			{
+				Name:        "upload_file",
+				FullName:    "cloudconvert.upload_file",
+				ToolName:    "cloudconvert_upload_file",
+				DocPage:     "cloudconvert.upload_file",
+				Kind:        integration.Write,
+				Retry:       integration.RetryUnsent,
+				Summary:     "Upload a local file of the workspace as a standalone import/upload task.",
+				Description: "Upload a file of the workspace (the folder the host lets scripts and tools use; the CLI's --workspace, by default the current directory): an import/upload task is created, the file is streamed to its upload form, and the task is returned once the upload has registered, exactly as wait_task answers. Use the task's ID as the `input` of standalone tasks (create_task), e.g. a convert task.",
+				Server:      serverApi,
+				Params: []*integration.Param{
+					{
+						Name:     "path",
+						Required: true,
+						In:       integration.InLocal,
+						Key:      "path",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "The file to upload, relative to the workspace (or an absolute path inside it)",
+							MinLength:   integration.Int(1),
+						},
+						Example: "document.pdf",
+					},
+					{
+						Name: "filename",
+						In:   integration.InLocal,
+						Key:  "filename",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "The name the file gets at CloudConvert (default the name of path)",
+							MinLength:   integration.Int(1),
+						},
+					},
+					{
+						Name: "timeout",
+						In:   integration.InTimeout,
+						Key:  "timeout",
+						Schema: &integration.Schema{
+							Type:        integration.TypeInteger,
+							Description: "Seconds the whole upload may take at most",
+							Minimum:     integration.Float(1.0),
+							Maximum:     integration.Float(3600.0),
+						},
+					},
+				},
+				Status:   200,
+				Response: typeTaskResponse,
+				Transfer: &integration.Transfer{
+					Upload: &integration.Upload{
+						Via: fnCreateTask,
+						Args: integration.ObjectOf(
+							"operation", "import/upload",
+						),
+						FormURL:    "data.result.form.url",
+						FormFields: "data.result.form.parameters",
+						FileField:  "file",
+						FileParam:  "path",
+						NameParam:  "filename",
+						Then: &integration.Step{
+							Via: fnWaitTask,
+							Args: []integration.PathArg{
+								{
+									Param: "task_id",
+									From:  "data.id",
+								},
+							},
+						},
+					},
+				},
+				Examples: []integration.Example{
+					{
+						Title: "Convert a local PDF to PNG and save the result",
+						Lua:   "local cc = app.integrations.cloudconvert\nlocal upload = cc.upload_file({ path = \"document.pdf\" })\nprint(upload.data.operation .. \": \" .. upload.data.status)\n\nlocal png = cc.create_task({\n  operation = \"convert\",\n  input = upload.data.id,\n  output_format = \"png\"\n})\nlocal export = cc.create_task({ operation = \"export/url\", input = png.data.id })\n\nlocal saved = cc.download_file({ task_id = export.data.id, dir = \"out\" })\nfor _, f in ipairs(saved.data.files) do\n  print(f.path .. \" (\" .. f.size .. \" bytes)\")\nend",
+					},
+				},
+			},
+			{
+				Name:        "download_file",
+				FullName:    "cloudconvert.download_file",
+				ToolName:    "cloudconvert_download_file",
+				DocPage:     "cloudconvert.download_file",
+				Kind:        integration.Write,
+				Retry:       integration.RetryUnsent,
+				Summary:     "Save the files of an export task, of a job, or at a URL into a folder of the workspace.",
+				Description: "Download into the workspace: the files of an export/url task (task_id), the files of a job's export/url tasks (job_id), or the file at a URL (url). Tasks and jobs are waited for first (as wait_task and wait_job do), so this can follow create_job directly. Returns the paths written, relative to the workspace; a file never replaces another: a name that is taken gets -1, -2, ... before its extension.",
+				Server:      serverApi,
+				Params: []*integration.Param{
+					{
+						Name: "task_id",
+						In:   integration.InLocal,
+						Key:  "task_id",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "An export/url task whose files to save",
+							MinLength:   integration.Int(1),
+						},
+						Example: "6559c281-ed85-4728-80db-414561c631e9",
+					},
+					{
+						Name: "job_id",
+						In:   integration.InLocal,
+						Key:  "job_id",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "A job whose export/url files to save",
+							MinLength:   integration.Int(1),
+						},
+					},
+					{
+						Name: "url",
+						In:   integration.InLocal,
+						Key:  "url",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "The URL of one file to save",
+							MinLength:   integration.Int(1),
+						},
+					},
+					{
+						Name: "dir",
+						In:   integration.InLocal,
+						Key:  "dir",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "The folder to save into, relative to the workspace (created if needed; default the workspace itself)",
+							MinLength:   integration.Int(1),
+						},
+						Example: "out",
+					},
+					{
+						Name: "timeout",
+						In:   integration.InTimeout,
+						Key:  "timeout",
+						Schema: &integration.Schema{
+							Type:        integration.TypeInteger,
+							Description: "Seconds the whole download (the wait included) may take at most",
+							Minimum:     integration.Float(1.0),
+							Maximum:     integration.Float(3600.0),
+						},
+					},
+				},
+				Status: 200,
+				Response: &integration.Schema{
+					Name:        "DownloadedFiles",
+					Type:        integration.TypeObject,
+					Description: "The files a download wrote.",
+					Properties: []*integration.Property{
+						{
+							Name:     "data",
+							Required: true,
+							Schema: &integration.Schema{
+								Type: integration.TypeObject,
+								Properties: []*integration.Property{
+									{
+										Name:     "files",
+										Required: true,
+										Schema: &integration.Schema{
+											Type:        integration.TypeArray,
+											Description: "The files written, in the order of the source.",
+											Items: &integration.Schema{
+												Type:        integration.TypeObject,
+												Description: "A file written into the workspace.",
+												Properties: []*integration.Property{
+													{
+														Name:     "path",
+														Required: true,
+														Schema: &integration.Schema{
+															Type:        integration.TypeString,
+															Description: "Where it was written, relative to the workspace (a free name such as report-1.pdf when the name was taken).",
+														},
+													},
+													{
+														Name:     "filename",
+														Required: true,
+														Schema: &integration.Schema{
+															Type:        integration.TypeString,
+															Description: "The file's name as the source gave it.",
+														},
+													},
+													{
+														Name:     "size",
+														Required: true,
+														Schema: &integration.Schema{
+															Type:        integration.TypeInteger,
+															Description: "Its size in bytes.",
+														},
+													},
+												},
+											},
+										},
+									},
+								},
+							},
+						},
+					},
+				},
+				Transfer: &integration.Transfer{
+					Download: &integration.Download{
+						DirParam:  "dir",
+						URLField:  "url",
+						NameField: "filename",
+						Sources: []*integration.Source{
+							{
+								Param: "task_id",
+								Via:   fnWaitTask,
+								Files: "data.result.files[*]",
+								Failed: &integration.Failed{
+									Field: "data.status",
+									Is: []string{
+										"error",
+									},
+									Code:    "data.code",
+									Message: "data.message",
+								},
+								Hint: "only export/url tasks have download URLs; create one with input = this task's ID",
+							},
+							{
+								Param: "job_id",
+								Via:   fnWaitJob,
+								Files: "data.tasks[operation=export/url].result.files[*]",
+								Failed: &integration.Failed{
+									Field: "data.status",
+									Is: []string{
+										"error",
+									},
+									Code:    "data.tasks[status=error].code",
+									Message: "data.tasks[status=error].message",
+								},
+								Hint: "add an export/url task to the job",
+							},
+							{
+								Param: "url",
+							},
+						},
+					},
+				},
+				Examples: []integration.Example{
+					{
+						Title: "Convert a PDF and save the pages",
+						Lua:   "local cc = app.integrations.cloudconvert\nlocal job = cc.create_job({\n  tasks = {\n    { operation = \"import/url\", url = \"https://example.com/document.pdf\" },\n    { operation = \"convert\", input = \"import\", output_format = \"png\" },\n    { operation = \"export/url\", input = \"convert\" }\n  }\n})\n\nlocal saved = cc.download_file({ job_id = job.data.id, dir = \"pages\" })\nfor _, f in ipairs(saved.data.files) do\n  print(\"Saved \" .. f.path)\nend",
 					},
 				},
 			},
@@ -1996,6 +2606,11 @@ func build() *integration.Integration {
 			Name:  "integrations.cloudconvert",
 			Text:  page("docs/reference.md"),
 			Title: "CloudConvert — Lua API Reference",
+		},
+		{
+			Name:  "cloudconvert.errors",
+			Text:  page("docs/errors.md"),
+			Title: "CloudConvert errors: the fields of a caught error, its kinds and the API's codes",
 		},
 		{
 			Name:  "cloudconvert.create_job",
@@ -2058,6 +2673,11 @@ func build() *integration.Integration {
 			Title: "cloudconvert.list_tasks: List CloudConvert tasks with optional filtering.",
 		},
 		{
+			Name:  "cloudconvert.list_operations",
+			Text:  page("docs/functions/list_operations.md"),
+			Title: "cloudconvert.list_operations: List the operations, formats and options the CloudConvert server supports.",
+		},
+		{
 			Name:  "cloudconvert.get_current_user",
 			Text:  page("docs/functions/get_current_user.md"),
 			Title: "cloudconvert.get_current_user: Get the authenticated CloudConvert user profile and credits.",
@@ -2076,6 +2696,16 @@ func build() *integration.Integration {
 			Name:  "cloudconvert.delete_webhook",
 			Text:  page("docs/functions/delete_webhook.md"),
 			Title: "cloudconvert.delete_webhook: Delete an account webhook.",
+		},
+		{
+			Name:  "cloudconvert.upload_file",
+			Text:  page("docs/functions/upload_file.md"),
+			Title: "cloudconvert.upload_file: Upload a local file of the workspace as a standalone import/upload task.",
+		},
+		{
+			Name:  "cloudconvert.download_file",
+			Text:  page("docs/functions/download_file.md"),
+			Title: "cloudconvert.download_file: Save the files of an export task, of a job, or at a URL into a folder of the workspace.",
 		},
 	}
 	return integration.MustLink(in)

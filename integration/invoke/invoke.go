@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -104,12 +105,28 @@ type Options struct {
 	// PollInterval is the first interval of a wait that polls (default 1s,
 	// growing to 10s).
 	PollInterval time.Duration
-	// DenyHint is added to permission errors of writes, e.g. "run with
-	// --allow-write".
-	DenyHint string
+	// DenyHint is added to permission errors of writes the policy refused,
+	// e.g. "run with --allow-write"; ReadDenyHint to those of reads.
+	DenyHint     string
+	ReadDenyHint string
 	// NoAccountHint is the message when the default account is used but
 	// none is configured.
 	NoAccountHint string
+	// Workspace is the folder transfer functions (the descriptor's
+	// Transfer) read and write local files in; paths that leave it are
+	// refused. "": transfer functions are refused.
+	Workspace string
+	// WorkspaceHint is added to the error of a transfer when no
+	// workspace is set, e.g. "run with --workspace DIR".
+	WorkspaceHint string
+	// MaxDownload bounds each file a transfer downloads; default 4 GiB.
+	MaxDownload int64
+	// Check, when set, looks at each call after its arguments are checked
+	// and before the policy is asked or the request is sent: rules of the
+	// service the schemas cannot say (say, the operations and options a
+	// server performs). An error stops the call, nothing sent. Calls the
+	// policy denies outright are not checked.
+	Check func(ctx context.Context, p *Prepared) *integration.Error
 }
 
 // Invoker performs calls. It is safe for concurrent use.
@@ -236,6 +253,9 @@ func (v *Invoker) Prepare(c Call) (*Prepared, *integration.Error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Function.Transfer != nil {
+		base = "" // no request of its own
+	}
 	return &Prepared{Function: c.Function, Account: acct, Request: req, BaseURL: base}, nil
 }
 
@@ -245,6 +265,9 @@ func (v *Invoker) DryRun(c Call) (*Result, *integration.Error) {
 	req, err := c.Function.Build(c.Args, c.Dialect)
 	if err != nil {
 		return nil, err
+	}
+	if c.Function.Transfer != nil {
+		return v.dryRunTransfer(c, req)
 	}
 	res := &Result{Account: accountName(c.Account), Method: c.Function.Method, RequestBody: req.Body}
 	if _, base, aerr := v.account(c.Function, c.Account, c.Function.Server); aerr == nil {
@@ -295,6 +318,12 @@ func (v *Invoker) Invoke(ctx context.Context, c Call) (*Result, *integration.Err
 	}
 	res := &Result{Account: accountName(c.Account), Method: p.Function.Method, URL: p.URL(), RequestBody: p.Request.Body}
 	defer func() { res.Duration = time.Since(start) }()
+	if err := v.check(ctx, p); err != nil {
+		return res, err
+	}
+	if p.Function.Transfer != nil {
+		return v.transfer(ctx, p, res)
+	}
 	if err := v.Authorize(ctx, p); err != nil {
 		return res, err
 	}
@@ -314,36 +343,131 @@ func (v *Invoker) Invoke(ctx context.Context, c Call) (*Result, *integration.Err
 	return res, err
 }
 
-// Authorize applies the policy to a prepared call.
+// check runs Options.Check, unless the policy denies the call anyway.
+func (v *Invoker) check(ctx context.Context, p *Prepared) *integration.Error {
+	if v.opts.Check == nil || v.Policy().Decide(p.Function.Kind) == Deny {
+		return nil
+	}
+	err := v.opts.Check(ctx, p)
+	if err != nil {
+		if err.Function == "" {
+			err.Function, err.FullName = p.Function.Name, p.Function.FullName
+		}
+		err.Message = v.Redact(err.Message)
+	}
+	return err
+}
+
+// Authorize applies the policy to a prepared call: the account's own
+// permissions for the function's kind when it has some (see
+// accounts.Set.Permission), else the Invoker's policy. An Ask goes to the
+// context's approver (WithApprover), else Options.Approver; with neither,
+// the call is refused.
 func (v *Invoker) Authorize(ctx context.Context, p *Prepared) *integration.Error {
 	fn := p.Function
+	d, from := v.Decide(fn.Kind, p.Account)
+	kinds := fn.Kind.String() + " operations"
 	deny := func(why string) *integration.Error {
-		msg := fn.Kind.String() + " operations are " + why
-		if fn.Kind == integration.Write && v.opts.DenyHint != "" {
-			msg += "; " + v.opts.DenyHint
+		msg := kinds + " " + why
+		if hint := v.hint(fn.Kind, p.Account, from); hint != "" {
+			msg += "; " + hint
 		}
 		return &integration.Error{Kind: integration.KindPermission, Function: fn.Name, FullName: fn.FullName, Message: msg}
 	}
-	switch v.Policy().Decide(fn.Kind) {
+	if from != nil {
+		kinds += " of the account " + strconv.Quote(p.Account.Name)
+	}
+	switch d {
 	case Allow:
 		return nil
 	case Ask:
-		if v.opts.Approver == nil {
-			return deny("set to ask, but no one can be asked here")
+		approve := approverFrom(ctx)
+		if approve == nil {
+			approve = v.opts.Approver
 		}
-		ok, err := v.opts.Approver(ctx, ApprovalRequest{
+		if approve == nil {
+			return deny("are set to ask, but no one can be asked here")
+		}
+		if hook, _ := ctx.Value(askHookKey{}).(func() func()); hook != nil {
+			defer hook()()
+		}
+		ok, err := approve(ctx, ApprovalRequest{
 			Function: fn.FullName, Kind: fn.Kind, Account: p.Account.Name,
-			Method: fn.Method, URL: p.URL(), Body: string(p.Request.Body),
+			Method: fn.Method, URL: v.Redact(p.URL()), Body: v.Redact(string(p.Request.Body)),
 		})
-		if err != nil {
-			return deny("set to ask, and asking failed: " + v.Redact(err.Error()))
-		}
-		if !ok {
-			return deny("set to ask, and this call was refused")
+		switch {
+		case err != nil:
+			return deny("are set to ask, and the call was not approved: " + v.Redact(err.Error()))
+		case !ok:
+			return deny("are set to ask, and this call was refused")
 		}
 		return nil
 	}
-	return deny("not allowed")
+	return deny("are not allowed")
+}
+
+// Decide is the decision for a kind of call on acct, and the account
+// whose permissions give it (nil when the Invoker's policy decides).
+func (v *Invoker) Decide(k integration.Kind, acct *accounts.Account) (Decision, *accounts.Account) {
+	if acct != nil {
+		if d, from := v.accts.Permission(acct, k.String()); d != "" {
+			return Decision(d), from
+		}
+	}
+	return v.Policy().Decide(k), nil
+}
+
+// MayAllow says whether some call of kind k could be allowed (at once or
+// after asking): the policy or some configured account's permissions do
+// not deny it. Servers use it to decide what to offer.
+func (v *Invoker) MayAllow(k integration.Kind) bool {
+	if v.Policy().Decide(k) != Deny {
+		return true
+	}
+	for _, a := range v.accts.All() {
+		if d, _ := v.accts.Permission(a, k.String()); d != "" && Decision(d) != Deny {
+			return true
+		}
+	}
+	return false
+}
+
+// hint says how to allow what was refused: the options' hint when the
+// policy decided, the accounts file when an account's permissions did.
+func (v *Invoker) hint(k integration.Kind, acct, from *accounts.Account) string {
+	if from == nil {
+		if k == integration.Write {
+			return v.opts.DenyHint
+		}
+		return v.opts.ReadDenyHint
+	}
+	where := "its permissions"
+	if from != acct {
+		where = fmt.Sprintf("the permissions of the account %q, which has the same API key", from.Name)
+	}
+	return fmt.Sprintf("%s (%s) decide this, not the command line: change permissions.%s there to allow it", where, from.Source, k)
+}
+
+type approverKey struct{}
+
+// WithApprover returns ctx whose calls' Asks go to a, in place of
+// Options.Approver: a server asks the client of the request at hand.
+func WithApprover(ctx context.Context, a Approver) context.Context {
+	return context.WithValue(ctx, approverKey{}, a)
+}
+
+type askHookKey struct{}
+
+// WithAskHook returns ctx whose asks call hook before the approver decides
+// and the function hook returns after: the Lua runtime stops a script's
+// time limit while a person reads the question.
+func WithAskHook(ctx context.Context, hook func() (done func())) context.Context {
+	return context.WithValue(ctx, askHookKey{}, hook)
+}
+
+func approverFrom(ctx context.Context) Approver {
+	a, _ := ctx.Value(approverKey{}).(Approver)
+	return a
 }
 
 // send makes one request through the transport and reads the answer.

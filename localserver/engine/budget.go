@@ -26,6 +26,14 @@ type Limits struct {
 	// stored file and an entry in every answer about the task). Default
 	// DefaultMaxPages.
 	MaxPages int
+	// MaxArchiveEntries bounds the entries of an archive to extract (each
+	// is a stored file and an entry in every answer about the task).
+	// Default DefaultMaxArchiveEntries.
+	MaxArchiveEntries int
+	// MaxExtractBytes bounds the bytes an extraction writes, counted as
+	// they are decompressed (the sizes an archive announces may lie).
+	// Default DefaultMaxExtractBytes.
+	MaxExtractBytes int64
 }
 
 const (
@@ -38,6 +46,12 @@ const (
 	// with tens of thousands of tiny pages fails before the first render,
 	// and the task time limit bounds what is below the cap.
 	DefaultMaxPages = 5000
+	// DefaultMaxArchiveEntries (5000) matches the page cap: one task's
+	// results stay a list a client can page through.
+	DefaultMaxArchiveEntries = 5000
+	// DefaultMaxExtractBytes (1 GiB) matches the server's default file
+	// size limit: what an upload may be, an extraction may make.
+	DefaultMaxExtractBytes = 1 << 30
 )
 
 // limitsFor resolves the limits of one request.
@@ -54,6 +68,18 @@ func (r *Registry) limitsFor(req Request) Limits {
 	}
 	if l.MaxPages <= 0 {
 		l.MaxPages = DefaultMaxPages
+	}
+	if l.MaxArchiveEntries <= 0 {
+		l.MaxArchiveEntries = r.opts.Limits.MaxArchiveEntries
+	}
+	if l.MaxArchiveEntries <= 0 {
+		l.MaxArchiveEntries = DefaultMaxArchiveEntries
+	}
+	if l.MaxExtractBytes <= 0 {
+		l.MaxExtractBytes = r.opts.Limits.MaxExtractBytes
+	}
+	if l.MaxExtractBytes <= 0 {
+		l.MaxExtractBytes = DefaultMaxExtractBytes
 	}
 	return l
 }
@@ -191,10 +217,10 @@ type imageCost struct {
 }
 
 // planStep budgets one image step: a decoded sw x sh source of srcBytes
-// (already checked), resized by size, then encoded as format. It picks the
+// (already checked), resized by size, then encoded as format (lossless: WebP's lossless encoder). It picks the
 // resampler: BiLinear when its dw x sh scratch (32 bytes per cell) fits,
 // else ApproxBiLinear, which needs none.
-func planStep(display string, sw, sh int, srcBytes int64, srcOpaque bool, size sizeOpts, format string, budget int64) (imageCost, error) {
+func planStep(display string, sw, sh int, srcBytes int64, srcOpaque bool, size sizeOpts, format string, lossless bool, budget int64) (imageCost, error) {
 	p := planSize(sw, sh, size)
 	var c imageCost
 	ow, oh := int64(sw), int64(sh)
@@ -216,6 +242,8 @@ func planStep(display string, sw, sh int, srcBytes int64, srcOpaque bool, size s
 		c.out = add(c.out, mul(ow, oh, 1))
 	case "tiff":
 		c.out = add(c.out, mul(ow, oh, 4))
+	case "webp":
+		c.out = add(c.out, mul(ow, oh, webpCost(lossless)))
 	}
 	if total := add(srcBytes, c.out); total > budget {
 		return c, newError(CodeInvalidOptions, nil, "writing %s as a %dx%d %s needs %s in memory; the limit is %s per image: ask for a smaller width or height",

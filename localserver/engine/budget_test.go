@@ -272,7 +272,7 @@ func FuzzFinding1PlanStep(f *testing.F) {
 		if src > budget {
 			return
 		}
-		c, err := planStep("x", sw, sh, src, false, sizeOpts{width: w, height: h, fit: fit}, format, budget)
+		c, err := planStep("x", sw, sh, src, false, sizeOpts{width: w, height: h, fit: fit}, format, false, budget)
 		if err != nil {
 			return
 		}

@@ -13,14 +13,16 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,12 +37,15 @@ type File struct {
 	Name string // display name, e.g. "report.pdf" (never a path)
 	Path string // absolute or relative path on local disk
 	Size int64  // size in bytes; 0 for inputs means "unknown"
+	// Dir is the folder of a result inside its archive (archive/extract),
+	// "a/b" style; "" for the top level and for every other result.
+	Dir string
 }
 
 // Request describes one CloudConvert task to perform.
 type Request struct {
-	// Operation is the CloudConvert operation: "convert", "optimize",
-	// "thumbnail", "merge", "metadata", "archive" or "capture-website".
+	// Operation is the CloudConvert operation: one that Registry.Operations
+	// lists ("convert", "watermark", "pdf/split-pages", ...).
 	Operation string
 	Inputs    []File
 	// InputFormat may be empty: it is then derived from the first input's
@@ -55,7 +60,12 @@ type Request struct {
 	OutDir string
 	// Limits overrides the registry's limits for this request where set.
 	Limits Limits
-	// Dial, when set, is how capture-website's browser reaches the network:
+	// Image is the watermark image of a watermark task whose image option
+	// is set; the caller resolves that option (a task's file, a URL) to a
+	// local file, as the engines never fetch anything themselves.
+	Image *File
+	// Dial, when set, is how Chromium reaches the network (capture-website
+	// and HTML conversion):
 	// every connection it opens goes through a local proxy that dials with
 	// it (the server passes one that refuses private addresses).
 	Dial DialFunc
@@ -176,7 +186,9 @@ func (r *Registry) Close() error {
 }
 
 // Run performs req. progress, if not nil, is called with 0..100. Failures
-// are *Error values (or the context's error when ctx ends first).
+// are *Error values (or the context's error when ctx ends first). The
+// request is checked against the catalogue first: an operation, format
+// pair or option the catalogue does not list is refused before any work.
 func (r *Registry) Run(ctx context.Context, req Request, progress func(percent int)) (res Result, err error) {
 	defer func() {
 		// Last line of defence: third-party decoders are guarded closer to
@@ -196,12 +208,26 @@ func (r *Registry) Run(ctx context.Context, req Request, progress func(percent i
 	req.InputFormat = normFormat(req.InputFormat)
 	if req.InputFormat == "" && len(req.Inputs) > 0 {
 		req.InputFormat = formatOf(req.Inputs[0].Name, req.Inputs[0].Path)
+		if !r.knownInput(req.Operation, req.InputFormat) {
+			// A name without a known extension: trust the content.
+			if f := sniffFormat(req.Inputs[0].Path); f != "" {
+				req.InputFormat = f
+			}
+		}
 	}
 	if req.Operation != "capture-website" && len(req.Inputs) == 0 {
 		return Result{}, newError(CodeInvalidOptions, nil, "%s needs at least one input file", req.Operation)
 	}
 	if req.OutDir == "" {
 		return Result{}, newError(CodeInvalidOptions, nil, "no output directory given")
+	}
+	if _, err := r.validate(&req); err != nil {
+		return Result{}, err
+	}
+	if secs, ok, _ := optInt(req.Options, "timeout"); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(secs)*time.Second, errOptionTimeout)
+		defer cancel()
 	}
 	progress(0)
 	switch req.Operation {
@@ -215,19 +241,73 @@ func (r *Registry) Run(ctx context.Context, req Request, progress func(percent i
 		res, err = r.merge(ctx, req, progress)
 	case "metadata":
 		res, err = r.metadata(ctx, req, progress)
+	case "metadata/write":
+		res, err = r.metadataWrite(ctx, req, progress)
 	case "archive":
 		res, err = r.archive(ctx, req, progress)
+	case "archive/extract":
+		res, err = r.extract(ctx, req, progress)
 	case "capture-website":
 		res, err = r.captureWebsite(ctx, req, progress)
-	default:
-		return Result{}, newError(CodeUnsupportedConversion, nil,
-			"operation %q is not performed by the local engines; supported: archive, capture-website, convert, merge, metadata, optimize, thumbnail", req.Operation)
+	case "watermark":
+		res, err = r.watermark(ctx, req, progress)
+	case "pdf/split-pages", "pdf/extract-pages", "pdf/rotate-pages", "pdf/encrypt", "pdf/decrypt":
+		res, err = r.pdfPages(ctx, req, progress)
+	default: // the catalogue lists an operation no case handles: a bug
+		return Result{}, newError(CodeUnsupportedConversion, nil, "operation %s is listed but not implemented by the local engines", req.Operation)
 	}
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errOptionTimeout) {
+			secs, _, _ := optInt(req.Options, "timeout")
+			return Result{}, newError(CodeEngineFailed, err, "%s did not finish within the %d seconds of its timeout option", req.Operation, secs)
+		}
 		return Result{}, err
 	}
 	progress(100)
 	return res, nil
+}
+
+// errOptionTimeout is the cause of a context ended by the timeout option.
+var errOptionTimeout = errors.New("the task's timeout option ran out")
+
+// knownInput reports whether op takes input format in.
+func (r *Registry) knownInput(op, in string) bool {
+	if in == "" {
+		return false
+	}
+	for _, f := range r.inputsOf(op) {
+		if f == in || f == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// sniffFormat names a file's format from its first bytes: PDF, the
+// images, and the archives; "" when none matches.
+func sniffFormat(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if format, _, _ := decoderFor(head); format != "" {
+		return format
+	}
+	switch {
+	case bytes.Contains(head, []byte("%PDF-")):
+		return "pdf"
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		return "zip"
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return "tar.gz"
+	case len(head) >= 262 && string(head[257:262]) == "ustar":
+		return "tar"
+	}
+	return ""
 }
 
 // PDFiumInitTime reports how long starting the PDFium pool took (zero if
@@ -238,8 +318,9 @@ func (r *Registry) PDFiumInitTime() time.Duration {
 	return r.pdfiumInitTime
 }
 
-// Engines lists every engine with its version and availability. Versions of
-// external programs are asked once (running `--version`), on first call.
+// Engines lists every engine with its version, availability and what it
+// handles (derived from the catalogue). Versions of external programs are
+// asked once (running `--version`), on first call.
 func (r *Registry) Engines() []EngineInfo {
 	r.versionsOnce.Do(func() {
 		if r.libreoffice != "" {
@@ -249,42 +330,40 @@ func (r *Registry) Engines() []EngineInfo {
 			r.chVersion = programVersion(r.chromium)
 		}
 	})
-	list := []EngineInfo{
-		{Name: engineGoImage, Version: goVersion(), Available: true, Handles: []string{
-			"convert: " + strings.Join(imageInputs, ", ") + " -> " + strings.Join(imageOutputs, ", "),
-			"optimize: png, jpg", "thumbnail: images -> png, jpg", "metadata: images (size, format, EXIF)",
-		}},
-		{Name: enginePDFium, Version: pdfiumVersion(), Available: true, Handles: []string{
-			"convert: pdf -> png, jpg", "thumbnail: pdf (first page) -> png, jpg",
-		}, Note: "PDFium compiled to WebAssembly, run on wazero; no external program"},
-		{Name: enginePDFCPU, Version: pdfcpuVersion(), Available: true, Handles: []string{
-			"convert: images -> pdf", "merge: pdf and images -> pdf", "optimize: pdf", "metadata: pdf (pages, Info dictionary)",
-		}},
-		{Name: engineArchive, Version: goVersion(), Available: true, Handles: []string{"archive: any files -> zip, tar, tar.gz"}},
+	caps := r.Catalogue()
+	return []EngineInfo{
+		{Name: engineGoImage, Version: goVersion(), Available: true, Handles: handles(caps, engineGoImage),
+			Note: "Go's image packages; WebP is written by libwebp compiled to WebAssembly, run on wazero"},
+		{Name: enginePDFium, Version: pdfiumVersion(), Available: true, Handles: handles(caps, enginePDFium),
+			Note: "PDFium compiled to WebAssembly, run on wazero; no external program"},
+		{Name: enginePDFCPU, Version: pdfcpuVersion(), Available: true, Handles: handles(caps, enginePDFCPU)},
+		{Name: engineArchive, Version: goVersion(), Available: true, Handles: handles(caps, engineArchive)},
 		{Name: engineLibreOffice, Version: r.loVersion, Available: r.libreoffice != "", Path: r.libreoffice,
-			Handles: officeHandles(), Note: notInstalledNote(r.libreoffice, "LibreOffice", "libreoffice")},
+			Handles: handles(caps, engineLibreOffice), Note: notInstalledNote(r.libreoffice, engineLibreOffice)},
 		{Name: engineChromium, Version: r.chVersion, Available: r.chromium != "", Path: r.chromium,
-			Handles: []string{"capture-website: url -> png, jpg, pdf"}, Note: notInstalledNote(r.chromium, "Chromium", "chromium")},
+			Handles: handles(caps, engineChromium), Note: notInstalledNote(r.chromium, engineChromium)},
 	}
-	return list
 }
 
-func notInstalledNote(path, name, pkg string) string {
+// installHint says how to install an external engine.
+func installHint(eng string) string {
+	switch eng {
+	case engineLibreOffice:
+		// One package per component: documents, spreadsheets, presentations.
+		return "on Debian or Ubuntu: apt-get install libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui"
+	case engineChromium:
+		return "on Debian or Ubuntu: apt-get install chromium"
+	}
+	return ""
+}
+
+// notInstalledNote is an external engine's note: "" when it is installed.
+func notInstalledNote(path, eng string) string {
 	if path != "" {
 		return ""
 	}
-	return fmt.Sprintf("%s is not installed; install the %s package", name, pkg)
+	return engineTitle(eng) + " is not installed; " + installHint(eng)
 }
-
-// Engine names reported on tasks.
-const (
-	engineGoImage     = "goimage"
-	enginePDFium      = "pdfium"
-	enginePDFCPU      = "pdfcpu"
-	engineArchive     = "goarchive"
-	engineLibreOffice = "libreoffice"
-	engineChromium    = "chromium"
-)
 
 func goVersion() string { return strings.TrimPrefix(runtime.Version(), "go") }
 
@@ -426,56 +505,19 @@ func statFile(name, path string) (File, error) {
 }
 
 // unsupported builds the UNSUPPORTED_CONVERSION error listing what the
-// input format can become, so the message is actionable.
+// input format can become (or which inputs op takes), so the message is
+// actionable.
 func (r *Registry) unsupported(op, in, out string) *Error {
 	targets := r.targets(op, in)
 	if in == "" {
 		in = "(unknown)"
 	}
 	if len(targets) == 0 {
-		return newError(CodeUnsupportedConversion, nil, "%s of %s files is not supported", op, in)
+		return newError(CodeUnsupportedConversion, nil, "%s of %s files is not supported by the local engines; %s takes: %s (the real CloudConvert service handles more formats)",
+			op, in, op, strings.Join(r.inputsOf(op), ", "))
 	}
-	return newError(CodeUnsupportedConversion, nil, "%s from %s to %s is not supported; %s supports: %s",
-		op, in, out, in, strings.Join(targets, ", "))
-}
-
-// targets lists output formats op can produce from input format in,
-// including those whose external engine is not installed.
-func (r *Registry) targets(op, in string) []string {
-	var out []string
-	switch op {
-	case "convert":
-		switch {
-		case isImageInput(in):
-			out = append(append(out, imageOutputs...), "pdf")
-		case in == "pdf":
-			out = []string{"png", "jpg"}
-		default:
-			if fam := officeFamilyOf(in); fam != nil {
-				out = append(out, fam.outputs...)
-			}
-		}
-	case "thumbnail":
-		if isImageInput(in) || in == "pdf" {
-			out = []string{"png", "jpg"}
-		}
-	case "optimize":
-		if in == "png" || in == "jpg" || in == "pdf" {
-			out = []string{in}
-		}
-	}
-	sort.Strings(out)
-	return dedupe(out)
-}
-
-func dedupe(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
+	return newError(CodeUnsupportedConversion, nil, "%s from %s to %s is not supported by the local engines; from %s, %s makes: %s",
+		op, in, orNone(out), in, op, strings.Join(targets, ", "))
 }
 
 // guard runs fn and turns a panic inside a third-party decoder into an
@@ -490,24 +532,27 @@ func guard(what string, fn func() error) (err error) {
 }
 
 // Heavy reports whether a request of op on inputs of these formats (or
-// file names) uses PDFium, pdfcpu on PDFs, LibreOffice or Chromium: work
-// that takes seconds to minutes. The server runs such tasks on at most
+// file names) uses PDFium, pdfcpu on PDFs, LibreOffice or Chromium, or
+// unpacks an archive: work that takes seconds to minutes. The server runs such tasks on at most
 // half of its workers, so that quick image, import and export work is not
 // starved behind them.
 func Heavy(op string, inputs ...string) bool {
 	switch strings.ToLower(strings.TrimSpace(op)) {
-	case "capture-website":
+	case "capture-website", "archive/extract", "metadata/write":
 		return true
-	case "convert", "thumbnail", "optimize", "merge", "metadata":
+	case "convert", "thumbnail", "optimize", "merge", "metadata", "watermark":
 		for _, in := range inputs {
 			f := formatOf(in, "")
 			if f == "" {
 				f = normFormat(in)
 			}
-			if f == "pdf" || officeFamilyOf(f) != nil {
+			if f == "pdf" || officeFamilyOf(f) != nil || slices.Contains(htmlInputs, f) {
 				return true
 			}
 		}
+	}
+	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(op)), "pdf/") {
+		return true
 	}
 	return false
 }

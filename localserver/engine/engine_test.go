@@ -208,7 +208,7 @@ func TestOptimize(t *testing.T) {
 	dir := t.TempDir()
 	bigJPG := writeRaw(t, dir, "photo.jpg", func() []byte {
 		var buf bytes.Buffer
-		if err := encodeImage(&buf, testImage(400, 300), "jpg", 100, false); err != nil {
+		if err := encodeImage(&buf, testImage(400, 300), "jpg", encoding{quality: 100}); err != nil {
 			t.Fatal(err)
 		}
 		return buf.Bytes()
@@ -400,10 +400,11 @@ func TestUnsupported(t *testing.T) {
 		mentions string
 	}{
 		{Request{Operation: "convert", Inputs: []File{png}, OutputFormat: "mp4"}, "bmp, gif, jpg, pdf, png, tiff"},
-		{Request{Operation: "convert", Inputs: []File{pdf}, OutputFormat: "docx"}, "supports: jpg, png"},
+		{Request{Operation: "convert", Inputs: []File{pdf}, OutputFormat: "docx"}, "convert makes: jpg, png, webp"},
 		{Request{Operation: "convert", Inputs: []File{writeRaw(t, dir, "a.mp3", []byte("ID3"))}, OutputFormat: "wav"}, "mp3"},
 		{Request{Operation: "thumbnail", Inputs: []File{png}, OutputFormat: "gif"}, "jpg, png"},
-		{Request{Operation: "watermark", Inputs: []File{png}}, "supported"},
+		{Request{Operation: "pdf/ocr", Inputs: []File{pdf}}, "real CloudConvert service only"},
+		{Request{Operation: "watermrk", Inputs: []File{png}}, `did you mean "watermark"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.req.Operation+"-"+tc.req.OutputFormat, func(t *testing.T) {
@@ -487,8 +488,18 @@ func TestEngineNotAvailable(t *testing.T) {
 		t.Fatalf("message %q", e.Message)
 	}
 	_, err = r.Run(context.Background(), Request{Operation: "capture-website", OutputFormat: "png", Options: map[string]any{"url": "https://example.com"}, OutDir: dir}, nil)
-	if e := wantCode(t, err, CodeEngineNotAvailable); !strings.Contains(e.Message, "install the chromium package") {
+	if e := wantCode(t, err, CodeEngineNotAvailable); !strings.Contains(e.Message, "apt-get install chromium") {
 		t.Fatalf("message %q", e.Message)
+	}
+	html := writeRaw(t, dir, "page.html", []byte("<h1>hi</h1>"))
+	_, err = r.Run(context.Background(), Request{Operation: "convert", Inputs: []File{html}, OutputFormat: "pdf", OutDir: dir}, nil)
+	if e := wantCode(t, err, CodeEngineNotAvailable); !strings.Contains(e.Message, "convert from html to pdf needs Chromium") || !strings.Contains(e.Message, "apt-get install chromium") {
+		t.Fatalf("message %q", e.Message)
+	}
+	for _, c := range r.Catalogue() {
+		if (c.Engine == "chromium" || c.Engine == "libreoffice") && (c.Available || !strings.Contains(c.Note, "apt-get install")) {
+			t.Fatalf("capability %+v should be unavailable with a note", c)
+		}
 	}
 	for _, e := range r.Engines() {
 		if (e.Name == "libreoffice" || e.Name == "chromium") && (e.Available || e.Note == "") {
@@ -664,6 +675,27 @@ func BenchmarkImageConvertPNGToJPG(b *testing.B) {
 		if _, err := r.Run(context.Background(), Request{Operation: "convert", Inputs: []File{png}, OutputFormat: "jpg", OutDir: b.TempDir()}, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkImageConvertPNGToWebP: the same image as PNGToJPG, written by
+// libwebp on wazero (lossy at the default quality, and lossless).
+func BenchmarkImageConvertPNGToWebP(b *testing.B) {
+	dir := b.TempDir()
+	png := writeImage(b, dir, "a.png", 1024, 768)
+	if os.Getenv("WEBP_BENCH_BIG") != "" {
+		png = writeImage(b, dir, "a.png", 2048, 1536)
+	}
+	r := registry(b)
+	for _, lossless := range []bool{false, true} {
+		b.Run(fmt.Sprintf("lossless=%v", lossless), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := r.Run(context.Background(), Request{Operation: "convert", Inputs: []File{png}, OutputFormat: "webp",
+					OutDir: b.TempDir(), Options: map[string]any{"lossless": lossless}}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -124,14 +124,6 @@ func officeFamilyOf(in string) *officeFamily {
 	return nil
 }
 
-func officeHandles() []string {
-	var out []string
-	for _, f := range officeFamilies {
-		out = append(out, "convert: "+strings.Join(f.inputs, ", ")+" -> "+strings.Join(f.outputs, ", "))
-	}
-	return out
-}
-
 // convertFilter names the LibreOffice export filter where the bare
 // extension is ambiguous (text export would otherwise pick a legacy codec).
 var convertFilter = map[string]string{
@@ -144,7 +136,8 @@ var convertFilter = map[string]string{
 func (r *Registry) convertOffice(ctx context.Context, req Request, progress func(int)) (Result, error) {
 	if r.libreoffice == "" {
 		return Result{}, newError(CodeEngineNotAvailable, nil,
-			"converting %s to %s needs LibreOffice, which is not installed; install the libreoffice package", req.InputFormat, req.OutputFormat)
+			"converting %s to %s needs LibreOffice, which is not installed; %s", req.InputFormat, req.OutputFormat,
+			installHint(engineLibreOffice))
 	}
 	res := Result{Engine: engineLibreOffice, EngineVersion: r.libreOfficeVersion()}
 	for i, in := range req.Inputs {
@@ -214,52 +207,109 @@ func (r *Registry) chromiumVersion() string {
 // captureWebsite loads options.url in headless Chromium and saves a
 // screenshot (png, jpg) or a printed PDF.
 func (r *Registry) captureWebsite(ctx context.Context, req Request, progress func(int)) (Result, error) {
-	out := req.OutputFormat
-	if out == "" {
-		out = "png"
-	}
-	if out != "png" && out != "jpg" && out != "pdf" {
-		return Result{}, newError(CodeUnsupportedConversion, nil, "capture-website to %s is not supported; capture-website supports: jpg, pdf, png", out)
-	}
 	raw := optString(req.Options, "url")
 	u, err := url.Parse(raw)
 	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// file:// and friends would let a task read the server's disk.
-		return Result{}, newError(CodeInvalidOptions, nil, "capture-website needs an http or https url, got %q", raw)
+		return Result{}, newError(CodeInvalidOptions, nil, "capture-website needs an http or https url, got %q", short(raw))
 	}
+	files, err := r.chromium1(ctx, req, chromiumJob{target: u.String(), display: u.Redacted(), stem: SafeName(u.Hostname())}, progress)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Files: files, Engine: engineChromium, EngineVersion: r.chromiumVersion()}, nil
+}
+
+// maxHTMLBytes bounds an HTML document converted by Chromium: it is held
+// in memory and served to the browser from there.
+const maxHTMLBytes = 64 << 20
+
+// convertHTML renders each HTML input in headless Chromium as a PDF or a
+// screenshot. The document is served by the guarded proxy, never opened
+// as a file (see inputHost); what it loads from the network goes through
+// the same guard as capture-website.
+func (r *Registry) convertHTML(ctx context.Context, req Request, progress func(int)) (Result, error) {
+	res := Result{Engine: engineChromium, EngineVersion: r.chromiumVersion()}
+	for i, in := range req.Inputs {
+		st, err := os.Stat(in.Path)
+		if err != nil {
+			return Result{}, newError(CodeInvalidFile, err, "%s cannot be opened", displayName(in))
+		}
+		if st.Size() > maxHTMLBytes {
+			return Result{}, newError(CodeInvalidFile, nil, "%s is %s, larger than %s, the limit of HTML conversion", displayName(in), human(st.Size()), human(maxHTMLBytes))
+		}
+		page, err := os.ReadFile(in.Path)
+		if err != nil {
+			return Result{}, newError(CodeInvalidFile, err, "%s cannot be read", displayName(in))
+		}
+		files, err := r.chromium1(ctx, req, chromiumJob{target: "http://" + inputHost + "/", display: displayName(in), stem: baseName(in), page: page}, func(int) {})
+		if err != nil {
+			return Result{}, err
+		}
+		res.Files = append(res.Files, files...)
+		progress((i + 1) * 100 / (len(req.Inputs) + 1))
+	}
+	return res, nil
+}
+
+// chromiumJob is one page for Chromium to print or photograph.
+type chromiumJob struct {
+	target  string // the URL Chromium loads
+	display string // for messages
+	stem    string // result name without extension
+	page    []byte // the document served at inputHost, or nil
+}
+
+// chromiumArgs are the flags of every run: headless, and able to run as
+// root in a container (no sandbox, no /dev/shm, no GPU), with a fresh
+// profile and none of the browser's own background traffic.
+func chromiumArgs(bin, profile string, width, height int) []string {
+	return []string{bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--disable-quic", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-default-apps", "--disable-crash-reporter", "--disable-breakpad",
+		"--disable-features=HttpsUpgrades,Translate,MediaRouter,OptimizationHints",
+		"--hide-scrollbars", "--mute-audio", "--virtual-time-budget=5000",
+		"--user-data-dir=" + profile,
+		fmt.Sprintf("--window-size=%d,%d", width, height)}
+}
+
+// chromium1 runs Chromium once for job and returns the result file.
+func (r *Registry) chromium1(ctx context.Context, req Request, job chromiumJob, progress func(int)) ([]File, error) {
+	out := req.OutputFormat
 	if r.chromium == "" {
-		return Result{}, newError(CodeEngineNotAvailable, nil,
-			"capture-website needs Chromium, which is not installed; install the chromium package")
+		return nil, newError(CodeEngineNotAvailable, nil, "%s to %s needs Chromium, which is not installed; %s",
+			req.Operation, out, installHint(engineChromium))
 	}
 	width, err := firstIntOpt(req.Options, 1920, "screen_width", "width")
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	height, err := firstIntOpt(req.Options, 1080, "screen_height", "height")
 	if err != nil {
-		return Result{}, err
+		return nil, err
+	}
+	enc, err := readEncoding(req.Options, 90)
+	if err != nil {
+		return nil, err
 	}
 	work, cleanup, err := tempDir("engine-chromium-")
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	defer cleanup()
 	shot := filepath.Join(work, "capture.png")
 	if out == "pdf" {
 		shot = filepath.Join(work, "capture.pdf")
 	}
-	args := []string{r.chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--disable-crash-reporter", "--hide-scrollbars", "--mute-audio",
-		"--user-data-dir=" + filepath.Join(work, "profile"),
-		fmt.Sprintf("--window-size=%d,%d", width, height)}
-	if req.Dial != nil {
+	args := chromiumArgs(r.chromium, filepath.Join(work, "profile"), width, height)
+	if req.Dial != nil || job.page != nil {
 		// Every request of the page (redirects and subresources included)
 		// goes through a local proxy that dials with req.Dial; loopback is
 		// not bypassed, and WebRTC may not send UDP around it.
-		proxy, err := startProxy(req.Dial)
+		proxy, err := startProxy(req.Dial, job.page)
 		if err != nil {
-			return Result{}, err
+			return nil, err
 		}
 		defer proxy.Close()
 		args = append(args, "--proxy-server="+proxy.URL(), "--proxy-bypass-list=<-loopback>",
@@ -270,36 +320,32 @@ func (r *Registry) captureWebsite(ctx context.Context, req Request, progress fun
 	} else {
 		args = append(args, "--screenshot="+shot)
 	}
-	args = append(args, u.String())
+	args = append(args, job.target)
 	progress(10)
 	if err := r.runTool(ctx, "Chromium", work, args...); err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	if st, err := os.Stat(shot); err != nil || st.Size() == 0 {
-		return Result{}, newError(CodeEngineFailed, err, "Chromium produced no %s for %s", out, u.Redacted())
+		return nil, newError(CodeEngineFailed, err, "Chromium produced no %s for %s", out, job.display)
 	}
 	progress(80)
-	stem := SafeName(u.Hostname())
-	res := Result{Engine: engineChromium, EngineVersion: r.chromiumVersion()}
-	name := outputNames(req, stem, out, nil)[0]
+	name := outputNames(req, job.stem, out, nil)[0]
 	if out == "jpg" {
-		f, err := imageStep(ctx, r.limitsFor(req), File{Name: "screenshot.png", Path: shot}, sizeOpts{}, "jpg", 90, false, req.OutDir, name)
+		f, err := imageStep(ctx, r.limitsFor(req), File{Name: "screenshot.png", Path: shot}, sizeOpts{}, "jpg", enc, req.OutDir, name)
 		if err != nil {
-			return Result{}, err
+			return nil, err
 		}
-		res.Files = []File{f}
-		return res, nil
+		return []File{f}, nil
 	}
 	dst, name := uniquePath(req.OutDir, name)
 	if err := moveFile(shot, dst); err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	f, err := statFile(name, dst)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	res.Files = []File{f}
-	return res, nil
+	return []File{f}, nil
 }
 
 func firstIntOpt(opts map[string]any, def int, keys ...string) (int, error) {

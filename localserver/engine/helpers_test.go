@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cctoolkit/cloudconvert/internal/testcache"
+
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"golang.org/x/image/bmp"
@@ -24,36 +27,35 @@ import (
 
 // sharedRegistry is started once per test binary: PDFium takes seconds to
 // compile, and the tests also prove that one pool serves many requests.
+// Its compile cache lives in a temporary directory of the test binary
+// (tests never write into the user's cache), removed by TestMain.
 var (
 	sharedOnce sync.Once
 	sharedReg  *Registry
 )
 
+// cacheDir is wazero's compile cache of this test run (see testcache): a
+// cold start costs ~8 s, ~90 s under -race, a warm one ~0.2 s.
+var cacheDir string
+
 func registry(t testing.TB) *Registry {
 	t.Helper()
-	sharedOnce.Do(func() { sharedReg = NewRegistry(Options{PDFiumCacheDir: testCacheDir()}) })
+	sharedOnce.Do(func() { sharedReg = NewRegistry(Options{PDFiumCacheDir: cacheDir}) })
 	return sharedReg
 }
 
-// testCacheDir keeps wazero's compiled PDFium between test runs (like
-// GOCACHE keeps builds): a cold start costs ~8 s, ~90 s under -race, and a
-// warm one ~0.2 s. Set ENGINE_TEST_NO_CACHE=1 to measure cold starts.
-func testCacheDir() string {
-	if os.Getenv("ENGINE_TEST_NO_CACHE") != "" {
-		return ""
-	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(dir, "cctoolkit-cloudconvert", "engine-test-wazero")
-}
-
 func TestMain(m *testing.M) {
+	dir, cleanup, err := testcache.PDFium("engine-test-wazero-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "engine tests: no temporary directory:", err)
+		os.Exit(1)
+	}
+	cacheDir = dir
 	code := m.Run()
 	if sharedReg != nil {
 		sharedReg.Close()
 	}
+	cleanup()
 	os.Exit(code)
 }
 

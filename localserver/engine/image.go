@@ -12,21 +12,12 @@ import (
 	"image/png"
 	"io"
 	"os"
-	"slices"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/draw"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
 )
-
-var (
-	imageInputs  = []string{"bmp", "gif", "jpg", "png", "tiff", "webp"}
-	imageOutputs = []string{"bmp", "gif", "jpg", "png", "tiff"}
-)
-
-func isImageInput(f string) bool  { return slices.Contains(imageInputs, f) }
-func isImageOutput(f string) bool { return slices.Contains(imageOutputs, f) }
 
 // decoders are chosen by sniffed content, not by the name, so a mislabeled
 // file still converts; the explicit table avoids the global image.RegisterFormat.
@@ -178,7 +169,7 @@ func decodeImage(ctx context.Context, path, display string, info imageInfo) (ima
 
 // imageStep is one budgeted image conversion: probe the header, check the
 // budget for decoding, resizing and encoding, then do it.
-func imageStep(ctx context.Context, lim Limits, in File, size sizeOpts, format string, quality int, bestPNG bool, dir, name string) (File, error) {
+func imageStep(ctx context.Context, lim Limits, in File, size sizeOpts, format string, enc encoding, dir, name string) (File, error) {
 	display := displayName(in)
 	info, err := probeImage(in.Path, display)
 	if err != nil {
@@ -187,7 +178,7 @@ func imageStep(ctx context.Context, lim Limits, in File, size sizeOpts, format s
 	if err := checkDecode(info, display, lim.MaxImageMemory); err != nil {
 		return File{}, err
 	}
-	cost, err := planStep(display, info.cfg.Width, info.cfg.Height, info.decoded, opaqueModel(info.cfg.ColorModel), size, format, lim.MaxImageMemory)
+	cost, err := planStep(display, info.cfg.Width, info.cfg.Height, info.decoded, opaqueModel(info.cfg.ColorModel), size, format, enc.lossless, lim.MaxImageMemory)
 	if err != nil {
 		return File{}, err
 	}
@@ -198,7 +189,7 @@ func imageStep(ctx context.Context, lim Limits, in File, size sizeOpts, format s
 	if img, err = applyResize(ctx, img, cost.plan); err != nil {
 		return File{}, err
 	}
-	return writeImageFile(ctx, dir, name, img, format, quality, bestPNG)
+	return writeImageFile(ctx, dir, name, img, format, enc)
 }
 
 // asInvalid keeps an *Error as is and wraps anything else as INVALID_FILE.
@@ -209,23 +200,45 @@ func asInvalid(err error, format string, args ...any) error {
 	return newError(CodeInvalidFile, err, format, args...)
 }
 
-// encodeImage writes img in format. quality applies to jpg (1..100).
-func encodeImage(w io.Writer, img image.Image, format string, quality int, bestPNG bool) error {
+// encoding holds what an encoder is told besides the format.
+type encoding struct {
+	quality  int  // jpg and webp, 1..100
+	bestPNG  bool // png at best compression (optimize)
+	lossless bool // webp
+}
+
+// readEncoding reads the quality and lossless options.
+func readEncoding(opts map[string]any, defQuality int) (encoding, error) {
+	q, err := optRange(opts, "quality", 1, 100, defQuality)
+	if err != nil {
+		return encoding{}, err
+	}
+	lossless, err := optBool(opts, "lossless", false)
+	if err != nil {
+		return encoding{}, err
+	}
+	return encoding{quality: q, lossless: lossless}, nil
+}
+
+// encodeImage writes img in format.
+func encodeImage(w io.Writer, img image.Image, format string, enc encoding) error {
 	switch format {
 	case "png":
-		enc := png.Encoder{CompressionLevel: png.DefaultCompression}
-		if bestPNG {
-			enc.CompressionLevel = png.BestCompression
+		pe := png.Encoder{CompressionLevel: png.DefaultCompression}
+		if enc.bestPNG {
+			pe.CompressionLevel = png.BestCompression
 		}
-		return enc.Encode(w, img)
+		return pe.Encode(w, img)
 	case "jpg":
-		return jpeg.Encode(w, flatten(img), &jpeg.Options{Quality: quality})
+		return jpeg.Encode(w, flatten(img), &jpeg.Options{Quality: enc.quality})
 	case "gif":
 		return gif.Encode(w, img, &gif.Options{NumColors: 256})
 	case "bmp":
 		return bmp.Encode(w, img)
 	case "tiff":
 		return tiff.Encode(w, img, &tiff.Options{Compression: tiff.Deflate, Predictor: true})
+	case "webp":
+		return encodeWebP(w, img, enc)
 	}
 	return fmt.Errorf("no encoder for %s", format)
 }
@@ -245,14 +258,14 @@ func flatten(img image.Image) image.Image {
 
 // writeImageFile encodes img into dir/name (made unique) and stats it;
 // writing stops when ctx ends.
-func writeImageFile(ctx context.Context, dir, name string, img image.Image, format string, quality int, bestPNG bool) (File, error) {
+func writeImageFile(ctx context.Context, dir, name string, img image.Image, format string, enc encoding) (File, error) {
 	path, name := uniquePath(dir, name)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return File{}, fmt.Errorf("create %s: %w", name, err)
 	}
 	bw := bufio.NewWriterSize(ctxWriter{ctx, f}, 1<<16)
-	err = encodeImage(bw, img, format, quality, bestPNG)
+	err = encodeImage(bw, img, format, enc)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -328,7 +341,7 @@ func applyResize(ctx context.Context, img image.Image, p resizePlan) (image.Imag
 
 // convertImages handles convert with image inputs and an image output.
 func (r *Registry) convertImages(ctx context.Context, req Request, progress func(int)) (Result, error) {
-	quality, err := optRange(req.Options, "quality", 1, 100, 90)
+	enc, err := readEncoding(req.Options, 90)
 	if err != nil {
 		return Result{}, err
 	}
@@ -344,7 +357,7 @@ func (r *Registry) convertImages(ctx context.Context, req Request, progress func
 			return Result{}, err
 		}
 		name := outputNames(req, baseName(in), req.OutputFormat, nil)[0]
-		out, err := imageStep(ctx, lim, in, size, req.OutputFormat, quality, false, req.OutDir, name)
+		out, err := imageStep(ctx, lim, in, size, req.OutputFormat, enc, req.OutDir, name)
 		if err != nil {
 			return Result{}, err
 		}
@@ -380,14 +393,14 @@ func (r *Registry) optimizeImage(ctx context.Context, req Request, in File, form
 	if err := checkDecode(info, display, lim.MaxImageMemory); err != nil {
 		return File{}, err
 	}
-	if _, err := planStep(display, info.cfg.Width, info.cfg.Height, info.decoded, opaqueModel(info.cfg.ColorModel), sizeOpts{}, format, lim.MaxImageMemory); err != nil {
+	if _, err := planStep(display, info.cfg.Width, info.cfg.Height, info.decoded, opaqueModel(info.cfg.ColorModel), sizeOpts{}, format, false, lim.MaxImageMemory); err != nil {
 		return File{}, err
 	}
 	img, err := decodeImage(ctx, in.Path, display, info)
 	if err != nil {
 		return File{}, err
 	}
-	out, err := writeImageFile(ctx, req.OutDir, outputNames(req, baseName(in), format, nil)[0], img, format, quality, true)
+	out, err := writeImageFile(ctx, req.OutDir, outputNames(req, baseName(in), format, nil)[0], img, format, encoding{quality: quality, bestPNG: true})
 	if err != nil {
 		return File{}, err
 	}

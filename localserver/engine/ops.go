@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 )
 
 // convert picks the engine from the (input, output) pair.
@@ -15,8 +16,10 @@ func (r *Registry) convert(ctx context.Context, req Request, progress func(int))
 		return r.convertImages(ctx, req, progress)
 	case isImageInput(in) && out == "pdf":
 		return r.convertImagesToPDF(ctx, req, progress)
-	case in == "pdf" && (out == "png" || out == "jpg"):
+	case in == "pdf" && (out == "png" || out == "jpg" || out == "webp"):
 		return r.convertPDFToImages(ctx, req, progress)
+	case slices.Contains(htmlInputs, in):
+		return r.convertHTML(ctx, req, progress)
 	}
 	if fam := officeFamilyOf(in); fam != nil && fam.canOutput(out) {
 		return r.convertOffice(ctx, req, progress)
@@ -69,8 +72,8 @@ func (r *Registry) thumbnail(ctx context.Context, req Request, progress func(int
 	if out == "" {
 		out = "png"
 	}
-	if out != "png" && out != "jpg" {
-		return Result{}, newError(CodeUnsupportedConversion, nil, "thumbnail to %s is not supported; thumbnail supports: jpg, png", out)
+	if out != "png" && out != "jpg" && out != "webp" {
+		return Result{}, newError(CodeUnsupportedConversion, nil, "thumbnail to %s is not supported; thumbnail supports: jpg, png, webp", out)
 	}
 	req.OutputFormat = out
 	_, hasW := req.Options["width"]
@@ -83,7 +86,7 @@ func (r *Registry) thumbnail(ctx context.Context, req Request, progress func(int
 	if err != nil {
 		return Result{}, err
 	}
-	quality, err := optRange(req.Options, "quality", 1, 100, 85)
+	enc, err := readEncoding(req.Options, 85)
 	if err != nil {
 		return Result{}, err
 	}
@@ -100,7 +103,7 @@ func (r *Registry) thumbnail(ctx context.Context, req Request, progress func(int
 				return Result{}, err
 			}
 			files, err := r.renderPages(ctx, in, renderSpec{
-				dpi: 72, size: size, format: out, quality: quality, outDir: req.OutDir, req: req, first: true, limits: r.limitsFor(req),
+				dpi: 72, size: size, format: out, enc: enc, outDir: req.OutDir, req: req, first: true, limits: r.limitsFor(req),
 			}, func(int) {})
 			if err != nil {
 				return Result{}, err
@@ -108,7 +111,7 @@ func (r *Registry) thumbnail(ctx context.Context, req Request, progress func(int
 			res.Files = append(res.Files, files...)
 		case isImageInput(format):
 			res.Engine, res.EngineVersion = engineGoImage, goVersion()
-			f, err := imageStep(ctx, r.limitsFor(req), in, size, out, quality, false, req.OutDir, outputNames(req, baseName(in), out, nil)[0])
+			f, err := imageStep(ctx, r.limitsFor(req), in, size, out, enc, req.OutDir, outputNames(req, baseName(in), out, nil)[0])
 			if err != nil {
 				return Result{}, err
 			}

@@ -78,7 +78,11 @@ func optRange(opts map[string]any, key string, lo, hi, def int) (int, error) {
 func parsePages(spec string, count, limit int) ([]int, error) {
 	spec = strings.TrimSpace(spec)
 	bad := func() ([]int, error) {
-		return nil, newError(CodeInvalidOptions, nil, "option pages %q is not a page list like \"1-3,5\" (the document has %d pages)", short(spec), count)
+		return nil, newError(CodeInvalidOptions, nil, "option pages %q is not a page list like \"1-3,5\" or \"2-\"", short(spec))
+	}
+	outOfRange := func(p int) ([]int, error) {
+		return nil, newError(CodeInvalidOptions, nil, "option pages %q asks for page %d, but the document has %s: pages are numbered 1 to %d",
+			short(spec), p, plural(count, "page"), count)
 	}
 	if len(spec) > 4096 {
 		return bad()
@@ -105,8 +109,13 @@ func parsePages(spec string, count, limit int) ([]int, error) {
 				return bad()
 			}
 		}
-		if a < 1 || b < a || b > count {
+		switch {
+		case a < 1 || b < a:
 			return bad()
+		case a > count:
+			return outOfRange(a)
+		case b > count:
+			return outOfRange(b)
 		}
 		ranges = append(ranges, [2]int{a, b})
 	}
@@ -133,6 +142,13 @@ func parsePages(spec string, count, limit int) ([]int, error) {
 		}
 	}
 	return out, nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func short(s string) string {

@@ -99,7 +99,7 @@ func imagePDFBytes(ctx context.Context, in File, lim Limits) ([]byte, error) {
 			return nil, err
 		}
 		var buf bytes.Buffer
-		if err := encodeImage(ctxWriter{ctx, &buf}, img, "png", 0, false); err != nil {
+		if err := encodeImage(ctxWriter{ctx, &buf}, img, "png", encoding{}); err != nil {
 			return nil, fmt.Errorf("encode %s: %w", display, err)
 		}
 		data = buf.Bytes()
@@ -324,7 +324,7 @@ func round2(f float64) float64 { return float64(int(f*100+0.5)) / 100 }
 
 // convertPDFToImages rasterizes the selected pages of each input through PDFium.
 func (r *Registry) convertPDFToImages(ctx context.Context, req Request, progress func(int)) (Result, error) {
-	quality, err := optRange(req.Options, "quality", 1, 100, 90)
+	enc, err := readEncoding(req.Options, 90)
 	if err != nil {
 		return Result{}, err
 	}
@@ -344,7 +344,7 @@ func (r *Registry) convertPDFToImages(ctx context.Context, req Request, progress
 		span := 100 / len(req.Inputs)
 		files, err := r.renderPages(ctx, in, renderSpec{
 			pages: optString(req.Options, "pages"), dpi: dpi, size: size,
-			format: req.OutputFormat, quality: quality, outDir: req.OutDir, req: req, limits: r.limitsFor(req),
+			format: req.OutputFormat, enc: enc, outDir: req.OutDir, req: req, limits: r.limitsFor(req),
 		}, func(p int) { progress(i*span + p*span/100) })
 		if err != nil {
 			return Result{}, err
@@ -364,15 +364,15 @@ func pixelDensity(opts map[string]any) (int, error) {
 }
 
 type renderSpec struct {
-	pages   string
-	dpi     int
-	size    sizeOpts
-	format  string
-	quality int
-	outDir  string
-	req     Request
-	first   bool // thumbnail: only the first page, always a single output
-	limits  Limits
+	pages  string
+	dpi    int
+	size   sizeOpts
+	format string
+	enc    encoding
+	outDir string
+	req    Request
+	first  bool // thumbnail: only the first page, always a single output
+	limits Limits
 }
 
 // outputPageNames names the rendered pages of in.
@@ -390,7 +390,7 @@ func encodePage(ctx context.Context, img image.Image, plan resizePlan, spec rend
 	if err != nil {
 		return File{}, err
 	}
-	return writeImageFile(ctx, spec.outDir, name, img, spec.format, spec.quality, false)
+	return writeImageFile(ctx, spec.outDir, name, img, spec.format, spec.enc)
 }
 
 // tempDir makes a scratch directory; call the returned func to remove it.

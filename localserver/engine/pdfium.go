@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/klippa-app/go-pdfium"
+	pdfiumerrors "github.com/klippa-app/go-pdfium/errors"
 	"github.com/klippa-app/go-pdfium/references"
 	"github.com/klippa-app/go-pdfium/requests"
 	"github.com/klippa-app/go-pdfium/webassembly"
@@ -65,6 +66,11 @@ func (r *Registry) pool() (pdfium.Pool, error) {
 
 // withPDFium opens in as a PDFium document on a pooled instance and calls fn.
 func (r *Registry) withPDFium(ctx context.Context, in File, fn func(inst pdfium.Pdfium, doc references.FPDF_DOCUMENT) error) (err error) {
+	return r.withPDFiumPassword(ctx, in, "", fn)
+}
+
+// withPDFiumPassword is withPDFium for an encrypted document.
+func (r *Registry) withPDFiumPassword(ctx context.Context, in File, password string, fn func(inst pdfium.Pdfium, doc references.FPDF_DOCUMENT) error) (err error) {
 	st, err := os.Stat(in.Path)
 	if err != nil {
 		return newError(CodeInvalidFile, err, "%s cannot be opened", displayName(in))
@@ -96,7 +102,17 @@ func (r *Registry) withPDFium(ctx context.Context, in File, fn func(inst pdfium.
 		}
 		inst.Close()
 	}()
-	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &data})
+	open := &requests.OpenDocument{File: &data}
+	if password != "" {
+		open.Password = &password
+	}
+	doc, err := inst.OpenDocument(open)
+	if errors.Is(err, pdfiumerrors.ErrPassword) {
+		if password == "" {
+			return newError(CodeInvalidOptions, nil, "%s is encrypted: give its password (the password option of pdf/decrypt)", displayName(in))
+		}
+		return newError(CodeInvalidOptions, nil, "%s is encrypted and the password does not open it: give its user or owner password", displayName(in))
+	}
 	if err != nil {
 		return newError(CodeInvalidFile, err, "%s is not a readable PDF", displayName(in))
 	}
@@ -137,7 +153,7 @@ func (r *Registry) renderPages(ctx context.Context, in File, spec renderSpec, pr
 				return newError(CodeInvalidFile, err, "%s: page %d could not be rendered", display, page)
 			}
 			b := img.Bounds()
-			cost, err := planStep(fmt.Sprintf("page %d of %s", page, display), b.Dx(), b.Dy(), mul(int64(b.Dx()), int64(b.Dy()), 4), false, spec.size, spec.format, spec.limits.MaxImageMemory)
+			cost, err := planStep(fmt.Sprintf("page %d of %s", page, display), b.Dx(), b.Dy(), mul(int64(b.Dx()), int64(b.Dy()), 4), false, spec.size, spec.format, spec.enc.lossless, spec.limits.MaxImageMemory)
 			if err != nil {
 				cleanup()
 				return err

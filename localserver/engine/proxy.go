@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -23,18 +24,32 @@ type guardedProxy struct {
 	srv  *http.Server
 	dial DialFunc
 	tr   *http.Transport
+	page []byte // served as http://inputHost/ (HTML conversion); nil: none
 
 	mu    sync.Mutex
 	conns map[net.Conn]bool // tunnels, closed with the proxy
 	wg    sync.WaitGroup
 }
 
-func startProxy(dial DialFunc) (*guardedProxy, error) {
+// inputHost is the name under which the proxy serves the HTML document
+// being converted. Serving it over http, rather than opening a file://
+// URL, keeps the page from reading the server's files: Chromium lets a
+// file:// page embed other local files, and an http page none. The
+// reserved .invalid name is never resolved: the browser hands every
+// request to the proxy.
+const inputHost = "cloudconvert-input.invalid"
+
+// startProxy starts the proxy; page, when not nil, is served at
+// http://inputHost/ (any path but the root answers 404).
+func startProxy(dial DialFunc, page []byte) (*guardedProxy, error) {
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second}).DialContext
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	p := &guardedProxy{ln: ln, dial: dial, conns: map[net.Conn]bool{},
+	p := &guardedProxy{ln: ln, dial: dial, page: page, conns: map[net.Conn]bool{},
 		tr: &http.Transport{DialContext: dial, Proxy: nil, ResponseHeaderTimeout: time.Minute, IdleConnTimeout: 10 * time.Second}}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	p.wg.Add(1)
@@ -71,6 +86,16 @@ func (p *guardedProxy) track(c net.Conn, on bool) {
 }
 
 func (p *guardedProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.page != nil && strings.EqualFold(r.URL.Hostname(), inputHost) {
+		if r.Method == http.MethodConnect || r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(p.page)
+		return
+	}
 	if r.Method == http.MethodConnect {
 		p.tunnel(w, r)
 		return

@@ -47,7 +47,7 @@ func TestFinding7CaptureProxyDialsThroughTheGuard(t *testing.T) {
 		}
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}
-	p, err := startProxy(dial)
+	p, err := startProxy(dial, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

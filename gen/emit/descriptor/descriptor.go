@@ -269,7 +269,7 @@ func (w *writer) enum(v reflect.Value) (jen.Code, bool) {
 	case integration.Retry:
 		name = map[integration.Retry]string{integration.RetrySafe: "RetrySafe", integration.RetryUnsent: "RetryUnsent"}[x]
 	case integration.In:
-		name = map[integration.In]string{integration.InBody: "InBody", integration.InPath: "InPath", integration.InQuery: "InQuery", integration.InTimeout: "InTimeout"}[x]
+		name = map[integration.In]string{integration.InBody: "InBody", integration.InPath: "InPath", integration.InQuery: "InQuery", integration.InTimeout: "InTimeout", integration.InLocal: "InLocal"}[x]
 	case integration.Type:
 		name = map[integration.Type]string{integration.TypeAny: "TypeAny", integration.TypeString: "TypeString", integration.TypeInteger: "TypeInteger",
 			integration.TypeNumber: "TypeNumber", integration.TypeBoolean: "TypeBoolean", integration.TypeObject: "TypeObject", integration.TypeArray: "TypeArray"}[x]

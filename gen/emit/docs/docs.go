@@ -19,6 +19,7 @@ const (
 	ReferenceTemplate   = "reference.md.tmpl"
 	IntegrationTemplate = "integration.md.tmpl"
 	FunctionTemplate    = "function.md.tmpl"
+	ErrorsTemplate      = "errors.md.tmpl"
 )
 
 // Page is one generated markdown page.
@@ -35,6 +36,7 @@ func Pages(in *ir.Integration) []Page {
 	pages := []Page{
 		{Name: d.Slug, Title: d.Name + " integration", File: d.Slug + ".md"},
 		{Name: "integrations." + d.Slug, Title: d.Name + " — Lua API Reference", File: "reference.md"},
+		{Name: ErrorsPage(in), Title: d.Name + " errors: the fields of a caught error, its kinds and the API's codes", File: "errors.md"},
 	}
 	for _, fn := range d.Functions {
 		pages = append(pages, Page{Name: fn.DocPage, Title: fn.FullName + ": " + fn.Summary, File: "functions/" + fn.Name + ".md"})
@@ -64,19 +66,31 @@ func Emit(in *ir.Integration, tmpls fs.FS) (map[string][]byte, error) {
 		return nil
 	}
 	pages := Pages(in)
+	for _, fn := range in.Desc.Functions {
+		if fn.DocPage == ErrorsPage(in) {
+			return nil, fmt.Errorf("the function %s has the docs page name of the errors page (%s); rename the function", fn.FullName, ErrorsPage(in))
+		}
+	}
 	if err := render(pages[0].File, IntegrationTemplate, v); err != nil {
 		return nil, err
 	}
 	if err := render(pages[1].File, ReferenceTemplate, v); err != nil {
 		return nil, err
 	}
+	if err := render(pages[2].File, ErrorsTemplate, v); err != nil {
+		return nil, err
+	}
 	for i, fv := range v.Functions {
-		if err := render(pages[i+2].File, FunctionTemplate, pageView{View: v, Function: fv}); err != nil {
+		if err := render(pages[i+3].File, FunctionTemplate, pageView{View: v, Function: fv}); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
+
+// ErrorsPage is the name of the page about errors: <slug>.errors, so that
+// docs.read("errors") finds it as it finds a function's page.
+func ErrorsPage(in *ir.Integration) string { return in.Desc.Slug + ".errors" }
 
 var blankRuns = regexp.MustCompile(`\n{3,}`)
 

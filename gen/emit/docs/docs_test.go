@@ -2,6 +2,7 @@ package docs
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/cctoolkit/cloudconvert/gen/internal/gentest"
@@ -18,12 +19,12 @@ func TestGolden(t *testing.T) {
 	gentest.Golden(t, "testdata/golden", files)
 }
 
-// TestPages: the page list is the integration page, the reference and one
-// page per function, in spec order.
+// TestPages: the page list is the integration page, the reference, the
+// errors page and one page per function, in spec order.
 func TestPages(t *testing.T) {
 	in := gentest.Load(t, gentest.GoldenSpec)
 	pages := Pages(in)
-	want := []string{"printshop", "integrations.printshop", "printshop.create_job", "printshop.get_job", "printshop.wait_job", "printshop.run_step", "printshop.delete_job"}
+	want := []string{"printshop", "integrations.printshop", "printshop.errors", "printshop.create_job", "printshop.get_job", "printshop.wait_job", "printshop.run_step", "printshop.delete_job", "printshop.send_file", "printshop.save_scans"}
 	if len(pages) != len(want) {
 		t.Fatalf("pages: %+v", pages)
 	}
@@ -31,5 +32,16 @@ func TestPages(t *testing.T) {
 		if p.Name != want[i] {
 			t.Errorf("page %d is %s, want %s", i, p.Name, want[i])
 		}
+	}
+}
+
+// TestErrorsPageClash: a function whose page would be the errors page is
+// refused, naming it.
+func TestErrorsPageClash(t *testing.T) {
+	in := gentest.Load(t, gentest.GoldenSpec)
+	in.Desc.Functions[1].DocPage = "printshop.errors"
+	_, err := Emit(in, os.DirFS("../../../templates"))
+	if err == nil || !strings.Contains(err.Error(), "printshop.get_job has the docs page name of the errors page (printshop.errors)") {
+		t.Fatalf("err = %v", err)
 	}
 }

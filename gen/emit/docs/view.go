@@ -22,14 +22,33 @@ type View struct {
 	DerivedExample                   string // Lua calling the first function with fitting values
 	MultiAccount                     []string
 	Functions                        []FunctionView
+	Errors                           ErrorsView
 }
+
+// ErrorsView is the errors page.
+type ErrorsView struct {
+	Page        string // cloudconvert.errors
+	ReadDocCall string // lua_read_doc("cloudconvert.errors")
+	Fields      []ParamRow
+	Kinds       []KindRow
+	Codes       []CodeRow
+	Example     string // Lua: catch an API error and an argument error; "" when no function fits
+}
+
+// KindRow is a row of the kinds table.
+type KindRow struct{ Kind, Meaning, Action string }
+
+// CodeRow is a row of the codes table.
+type CodeRow struct{ Code, Status, Description string }
 
 // FunctionView is one function.
 type FunctionView struct {
 	LuaName, Slug, FullName, Operation string
 	Summary, Description, Notes        string
 	Call                               string // app.integrations.cloudconvert.create_job
-	HTTP                               string // POST /v2/jobs
+	HTTP                               string // POST /v2/jobs; "" for a transfer
+	Transfer                           string // what a transfer function does, step by step
+	ReturnsText                        string // the Returns section, when not the API's answer
 	ReturnsType                        string // JobResponse, "" when the answer has no body
 	ReturnsFields                      string // `data`
 	Status                             int    // the success status
@@ -80,7 +99,58 @@ func newView(in *ir.Integration) View {
 		v.DerivedExample = derivedExample(d, d.Functions[0])
 	}
 	v.MultiAccount = multiAccount(d)
+	v.Errors = errorsView(in)
 	return v
+}
+
+func errorsView(in *ir.Integration) ErrorsView {
+	ev := ErrorsView{Page: ErrorsPage(in), ReadDocCall: `lua_read_doc("` + ErrorsPage(in) + `")`, Example: errorsExample(in.Desc)}
+	for _, f := range integration.ErrorFieldDocs() {
+		ev.Fields = append(ev.Fields, ParamRow{Name: "`" + f.Name + "`", Type: f.Type, Description: cell(f.Doc)})
+	}
+	for _, k := range integration.ErrorKindDocs() {
+		ev.Kinds = append(ev.Kinds, KindRow{Kind: "`" + string(k.Kind) + "`", Meaning: cell(k.Doc), Action: cell(k.Action)})
+	}
+	for _, c := range in.ErrorCodes {
+		st := "—"
+		if c.Status != 0 {
+			st = strconv.Itoa(c.Status)
+		}
+		ev.Codes = append(ev.Codes, CodeRow{Code: "`" + c.Code + "`", Status: st, Description: cell(c.Description)})
+	}
+	return ev
+}
+
+// errorsExample catches an API error (a get of something that does not
+// exist) and an argument error (the same call without its argument), with
+// the first read function that takes one required string path parameter.
+func errorsExample(in *integration.Integration) string {
+	for _, fn := range in.Functions {
+		var path *integration.Param
+		required := 0
+		for _, p := range fn.Params {
+			if p.Required {
+				required++
+				if p.In == integration.InPath && p.Schema.Resolved().Type == integration.TypeString {
+					path = p
+				}
+			}
+		}
+		if fn.Kind != integration.Read || fn.Wait != nil || required != 1 || path == nil {
+			continue
+		}
+		return fmt.Sprintf(`local %[1]s = %[2]s
+local ok, err = pcall(%[1]s.%[3]s, {%[4]s = "does-not-exist"})
+if not ok then
+  print(err.kind, err.status, err.code)
+  print(err.message)
+end
+
+-- A wrong argument is caught the same way, before anything is sent:
+ok, err = pcall(%[1]s.%[3]s, {})
+print(err.kind, err.param)`, in.Slug, in.LuaPath, fn.Name, LuaKey(path.Name))
+	}
+	return ""
 }
 
 func functionView(in *ir.Integration, fn *ir.Function) FunctionView {
@@ -89,8 +159,12 @@ func functionView(in *ir.Integration, fn *ir.Function) FunctionView {
 		LuaName: d.Name, Slug: d.ToolName, FullName: d.FullName, Operation: d.Kind.String(),
 		Summary: d.Summary, Description: d.Description, Notes: fn.Notes,
 		Call:   in.Desc.LuaPath + "." + d.Name,
-		HTTP:   d.Method + " " + serverPath(in, fn),
 		Status: d.Status,
+	}
+	if d.Transfer != nil {
+		fv.Transfer, fv.ReturnsText = transferText(d)
+	} else {
+		fv.HTTP = d.Method + " " + serverPath(in, fn)
 	}
 	if t := d.Response; t != nil {
 		fv.ReturnsType = t.Name
@@ -125,6 +199,56 @@ func functionView(in *ir.Integration, fn *ir.Function) FunctionView {
 		fv.Examples = append(fv.Examples, ExampleView{Title: ex.Title, Lua: ex.Lua})
 	}
 	return fv
+}
+
+// transferText says what a transfer function does, from its descriptor,
+// and what it returns when that is not an answer of the API.
+func transferText(d *integration.Function) (steps, returns string) {
+	code := func(s string) string { return "`" + s + "`" }
+	if u := d.Transfer.Upload; u != nil {
+		args := ""
+		if u.Args != nil {
+			var kv []string
+			for _, k := range u.Args.Keys() {
+				v, _ := u.Args.Get(k)
+				kv = append(kv, LuaKey(k)+" = "+LuaLiteral(v, 0))
+			}
+			args = " (" + code(strings.Join(kv, ", ")) + ")"
+		}
+		steps = fmt.Sprintf("reads the file that %s names in the workspace; calls %s%s; sends the file as multipart/form-data (field %s, after the fields at %s) to the URL at %s of its answer, without credentials",
+			code(u.FileParam), code(u.Via.Name), args, code(u.FileField), code(u.FormFields), code(u.FormURL))
+		if u.Then != nil {
+			var kv []string
+			for _, a := range u.Then.Args {
+				kv = append(kv, a.Param+" = "+a.From)
+			}
+			steps += fmt.Sprintf("; then answers like %s (%s)", code(u.Then.Via.Name), code(strings.Join(kv, ", ")))
+		}
+		return steps + ".", ""
+	}
+	dl := d.Transfer.Download
+	var srcs []string
+	for _, s := range dl.Sources {
+		if s.Via == nil {
+			srcs = append(srcs, "the file at the URL "+code(s.Param))
+			continue
+		}
+		srcs = append(srcs, fmt.Sprintf("the files of %s (%s's answer at %s)", code(s.Param), code(s.Via.Name), code(s.Files)))
+	}
+	dir := "the workspace"
+	if dl.DirParam != "" {
+		dir = "the folder " + code(dl.DirParam) + " of the workspace (default: the workspace itself)"
+	}
+	steps = fmt.Sprintf("saves into %s %s; each file goes to a temporary name first and then to its own name, or a free one (name-1.ext, name-2.ext, ...) when that is taken.", dir, orList(srcs))
+	returns = "A table `{data = {files = {...}}}` listing the files written, in order: each with `path` (relative to the workspace), `filename` (the name the source gave) and `size` in bytes. Errors are raised; catch them with `pcall`."
+	return steps, returns
+}
+
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
 // serverPath is the path as the API documents it, with the base URL's path

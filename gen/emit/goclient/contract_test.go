@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -316,14 +318,67 @@ func status[R statusResponse](r R, err error) (int, error) {
 	return r.StatusCode(), nil
 }
 
-// TestFixturesRoundTrip decodes every wire-format response of the official
-// SDKs' tests through the generated types, validates it against the
-// document, and checks that encoding it again loses no field.
+// The recorded fixtures, counted once: a fixture added or lost must be
+// noticed, not skipped.
+const (
+	fixtureFiles     = 54 // every .json under the fixtures
+	fixtureDocuments = 63 // the API documents in them (VCR cassettes hold several)
+)
+
+// fixtureDoc is one recorded API document: a response body, a webhook's
+// job, or a response of a recorded interaction.
+type fixtureDoc struct {
+	name string
+	raw  []byte
+}
+
+// fixtureDocs reads the API documents of one fixture file. A file that
+// holds none is an error, never skipped.
+func fixtureDocs(t *testing.T, path string, raw []byte) []fixtureDoc {
+	var top map[string]any
+	if err := json.Unmarshal(raw, &top); err != nil {
+		t.Errorf("%s: not a JSON object: %v", path, err)
+		return nil
+	}
+	switch {
+	case top["interactions"] != nil:
+		// A VCR cassette summary: every JSON answer of the API host.
+		var cassette struct {
+			Interactions []struct {
+				Method       string `json:"method"`
+				URI          string `json:"uri"`
+				Status       int    `json:"status"`
+				ResponseBody string `json:"response_body"`
+			} `json:"interactions"`
+		}
+		if err := json.Unmarshal(raw, &cassette); err != nil {
+			t.Errorf("%s: %v", path, err)
+			return nil
+		}
+		var out []fixtureDoc
+		for i, in := range cassette.Interactions {
+			if strings.Contains(in.URI, "api.") && strings.HasPrefix(strings.TrimSpace(in.ResponseBody), "{") {
+				out = append(out, fixtureDoc{name: fmt.Sprintf("%s#%d(%s %s %d)", path, i, in.Method, in.URI, in.Status), raw: []byte(in.ResponseBody)})
+			}
+		}
+		return out
+	case top["event"] != nil && top["job"] != nil:
+		// A webhook payload: its job is a bare Job.
+		job, _ := json.Marshal(top["job"])
+		return []fixtureDoc{{name: path + "#job", raw: job}}
+	}
+	return []fixtureDoc{{name: path, raw: raw}}
+}
+
+// TestFixturesRoundTrip decodes every recorded document of the official
+// SDKs' tests (responses, webhook payloads, recorded interactions) through
+// the generated types, validates it against the document, and checks that
+// encoding it again loses no field. The counts are exact.
 func TestFixturesRoundTrip(t *testing.T) {
 	doc := loadDoc(t)
 	var files []string
 	err := filepath.WalkDir(fixtures, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".json") && strings.Contains(strings.ToLower(p), "responses") {
+		if err == nil && strings.HasSuffix(p, ".json") {
 			files = append(files, p)
 		}
 		return err
@@ -331,48 +386,67 @@ func TestFixturesRoundTrip(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Skipf("shared fixtures are not beside the repository: %v", err)
 	}
+	if len(files) != fixtureFiles {
+		t.Errorf("found %d fixture files, want exactly %d: update the count when the fixtures change", len(files), fixtureFiles)
+	}
 	checked := 0
 	for _, p := range files {
 		raw, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var generic map[string]any
-		if err := json.Unmarshal(raw, &generic); err != nil {
-			t.Errorf("%s: not JSON: %v", p, err)
-			continue
-		}
-		typeName, target := classify(generic)
-		if target == nil {
-			continue // not wrapped in data: not a wire-format resource response
-		}
 		rel, _ := filepath.Rel(fixtures, p)
-		t.Run(rel, func(t *testing.T) {
+		docs := fixtureDocs(t, rel, raw)
+		if len(docs) == 0 {
+			t.Errorf("%s: no API document in it; a fixture must be checked or the count changed", rel)
+		}
+		for _, fd := range docs {
+			var generic map[string]any
+			if err := json.Unmarshal(fd.raw, &generic); err != nil {
+				t.Errorf("%s: not JSON: %v", fd.name, err)
+				continue
+			}
+			typeName, target := classify(generic)
+			if target == nil {
+				t.Errorf("%s: not a document of a known type (keys %v)", fd.name, keys(generic))
+				continue
+			}
 			checked++
-			if err := doc.Components.Schemas[typeName].Value.VisitJSON(generic); err != nil {
-				t.Errorf("does not validate as %s: %v", typeName, err)
-			}
-			if err := json.Unmarshal(raw, target); err != nil {
-				t.Fatalf("does not decode into client.%s: %v", typeName, err)
-			}
-			again, err := json.Marshal(target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var before, after any
-			json.Unmarshal(raw, &before)
-			json.Unmarshal(again, &after)
-			if !reflect.DeepEqual(before, after) {
-				t.Errorf("the round trip through client.%s changed the document:\n%s", typeName, firstDifference("", before, after))
-			}
-		})
+			t.Run(fd.name, func(t *testing.T) {
+				if err := doc.Components.Schemas[typeName].Value.VisitJSON(generic); err != nil {
+					t.Errorf("does not validate as %s: %v", typeName, err)
+				}
+				if err := json.Unmarshal(fd.raw, target); err != nil {
+					t.Fatalf("does not decode into client.%s: %v", typeName, err)
+				}
+				again, err := json.Marshal(target)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var before, after any
+				json.Unmarshal(fd.raw, &before)
+				json.Unmarshal(again, &after)
+				if !reflect.DeepEqual(before, after) {
+					t.Errorf("the round trip through client.%s changed the document:\n%s", typeName, firstDifference("", before, after))
+				}
+			})
+		}
 	}
-	if checked < 20 {
-		t.Errorf("only %d fixtures were checked; expected the SDKs' recorded responses", checked)
+	if checked != fixtureDocuments {
+		t.Errorf("checked %d documents, want exactly %d", checked, fixtureDocuments)
 	}
 }
 
-// classify picks the generated type of a recorded response.
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// classify picks the generated type of a recorded document.
 func classify(doc map[string]any) (string, any) {
 	if doc["data"] == nil {
 		if _, ok := doc["operation"]; ok {
@@ -381,6 +455,12 @@ func classify(doc map[string]any) (string, any) {
 		if _, ok := doc["message"]; ok {
 			return "Error", new(client.Error)
 		}
+		if _, ok := doc["status"]; ok {
+			if _, ok := doc["id"]; ok {
+				return "Job", new(client.Job) // a bare job (Python SDK, webhook payloads)
+			}
+		}
+		return "", nil
 	}
 	switch d := doc["data"].(type) {
 	case []any:

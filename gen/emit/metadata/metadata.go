@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/cctoolkit/cloudconvert/gen/ir"
+	"github.com/cctoolkit/cloudconvert/integration"
 )
 
 // JSONFile is the emitted file, relative to the integration's output folder.
@@ -73,11 +74,21 @@ type Function struct {
 	Retry       string          `json:"retry"`
 	Summary     string          `json:"summary"`
 	Description string          `json:"description"`
-	Method      string          `json:"method"`
-	Path        string          `json:"path"`
+	Method      string          `json:"method,omitempty"`
+	Path        string          `json:"path,omitempty"`
 	Server      string          `json:"server"`
+	Transfer    *Transfer       `json:"transfer,omitempty"`
 	Parameters  []Parameter     `json:"parameters"`
 	InputSchema json.RawMessage `json:"input_schema"`
+}
+
+// Transfer is what a transfer function is made of: its kind (upload or
+// download) and the functions it calls, in order.
+type Transfer struct {
+	Kind  string   `json:"kind"`
+	Calls []string `json:"calls"`
+	// Params are the parameters that name local paths or sources.
+	Params []string `json:"params"`
 }
 
 // Parameter is one argument of a function.
@@ -123,6 +134,9 @@ func Build(in *ir.Integration) (*Tables, error) {
 			Method: fn.Method, Path: fn.Path, Server: fn.Server.Name,
 			Parameters: []Parameter{}, InputSchema: input,
 		}
+		if t := fn.Transfer; t != nil {
+			f.Transfer = transfer(t)
+		}
 		for _, p := range fn.Params {
 			schema, err := json.Marshal(p.Schema.JSONSchema())
 			if err != nil {
@@ -136,6 +150,31 @@ func Build(in *ir.Integration) (*Tables, error) {
 		t.Functions = append(t.Functions, f)
 	}
 	return t, nil
+}
+
+func transfer(t *integration.Transfer) *Transfer {
+	if u := t.Upload; u != nil {
+		out := &Transfer{Kind: "upload", Calls: []string{u.Via.Name}, Params: []string{u.FileParam}}
+		if u.NameParam != "" {
+			out.Params = append(out.Params, u.NameParam)
+		}
+		if u.Then != nil {
+			out.Calls = append(out.Calls, u.Then.Via.Name)
+		}
+		return out
+	}
+	d := t.Download
+	out := &Transfer{Kind: "download", Calls: []string{}}
+	for _, s := range d.Sources {
+		out.Params = append(out.Params, s.Param)
+		if s.Via != nil {
+			out.Calls = append(out.Calls, s.Via.Name)
+		}
+	}
+	if d.DirParam != "" {
+		out.Params = append(out.Params, d.DirParam)
+	}
+	return out
 }
 
 // Emit writes the JSON file.

@@ -221,6 +221,138 @@ func (e ListJobsParamsFilterStatus) Valid() bool {
 	}
 }
 
+// Defines values for ListOperationsParamsFilterOperation.
+const (
+	ListOperationsParamsFilterOperationArchive                  ListOperationsParamsFilterOperation = "archive"
+	ListOperationsParamsFilterOperationArchiveextract           ListOperationsParamsFilterOperation = "archive/extract"
+	ListOperationsParamsFilterOperationCaptureWebsite           ListOperationsParamsFilterOperation = "capture-website"
+	ListOperationsParamsFilterOperationCommand                  ListOperationsParamsFilterOperation = "command"
+	ListOperationsParamsFilterOperationConvert                  ListOperationsParamsFilterOperation = "convert"
+	ListOperationsParamsFilterOperationExportazureblob          ListOperationsParamsFilterOperation = "export/azure/blob"
+	ListOperationsParamsFilterOperationExportgoogleCloudStorage ListOperationsParamsFilterOperation = "export/google-cloud-storage"
+	ListOperationsParamsFilterOperationExportopenstack          ListOperationsParamsFilterOperation = "export/openstack"
+	ListOperationsParamsFilterOperationExports3                 ListOperationsParamsFilterOperation = "export/s3"
+	ListOperationsParamsFilterOperationExportsftp               ListOperationsParamsFilterOperation = "export/sftp"
+	ListOperationsParamsFilterOperationExporturl                ListOperationsParamsFilterOperation = "export/url"
+	ListOperationsParamsFilterOperationImportazureblob          ListOperationsParamsFilterOperation = "import/azure/blob"
+	ListOperationsParamsFilterOperationImportbase64             ListOperationsParamsFilterOperation = "import/base64"
+	ListOperationsParamsFilterOperationImportgoogleCloudStorage ListOperationsParamsFilterOperation = "import/google-cloud-storage"
+	ListOperationsParamsFilterOperationImportopenstack          ListOperationsParamsFilterOperation = "import/openstack"
+	ListOperationsParamsFilterOperationImportraw                ListOperationsParamsFilterOperation = "import/raw"
+	ListOperationsParamsFilterOperationImports3                 ListOperationsParamsFilterOperation = "import/s3"
+	ListOperationsParamsFilterOperationImportsftp               ListOperationsParamsFilterOperation = "import/sftp"
+	ListOperationsParamsFilterOperationImportupload             ListOperationsParamsFilterOperation = "import/upload"
+	ListOperationsParamsFilterOperationImporturl                ListOperationsParamsFilterOperation = "import/url"
+	ListOperationsParamsFilterOperationMerge                    ListOperationsParamsFilterOperation = "merge"
+	ListOperationsParamsFilterOperationMetadata                 ListOperationsParamsFilterOperation = "metadata"
+	ListOperationsParamsFilterOperationMetadatawrite            ListOperationsParamsFilterOperation = "metadata/write"
+	ListOperationsParamsFilterOperationOptimize                 ListOperationsParamsFilterOperation = "optimize"
+	ListOperationsParamsFilterOperationPdfa                     ListOperationsParamsFilterOperation = "pdf/a"
+	ListOperationsParamsFilterOperationPdfdecrypt               ListOperationsParamsFilterOperation = "pdf/decrypt"
+	ListOperationsParamsFilterOperationPdfencrypt               ListOperationsParamsFilterOperation = "pdf/encrypt"
+	ListOperationsParamsFilterOperationPdfextractPages          ListOperationsParamsFilterOperation = "pdf/extract-pages"
+	ListOperationsParamsFilterOperationPdfocr                   ListOperationsParamsFilterOperation = "pdf/ocr"
+	ListOperationsParamsFilterOperationPdfrotatePages           ListOperationsParamsFilterOperation = "pdf/rotate-pages"
+	ListOperationsParamsFilterOperationPdfsplitPages            ListOperationsParamsFilterOperation = "pdf/split-pages"
+	ListOperationsParamsFilterOperationThumbnail                ListOperationsParamsFilterOperation = "thumbnail"
+	ListOperationsParamsFilterOperationWatermark                ListOperationsParamsFilterOperation = "watermark"
+)
+
+// Valid indicates whether the value is a known member of the ListOperationsParamsFilterOperation enum.
+func (e ListOperationsParamsFilterOperation) Valid() bool {
+	switch e {
+	case ListOperationsParamsFilterOperationArchive:
+		return true
+	case ListOperationsParamsFilterOperationArchiveextract:
+		return true
+	case ListOperationsParamsFilterOperationCaptureWebsite:
+		return true
+	case ListOperationsParamsFilterOperationCommand:
+		return true
+	case ListOperationsParamsFilterOperationConvert:
+		return true
+	case ListOperationsParamsFilterOperationExportazureblob:
+		return true
+	case ListOperationsParamsFilterOperationExportgoogleCloudStorage:
+		return true
+	case ListOperationsParamsFilterOperationExportopenstack:
+		return true
+	case ListOperationsParamsFilterOperationExports3:
+		return true
+	case ListOperationsParamsFilterOperationExportsftp:
+		return true
+	case ListOperationsParamsFilterOperationExporturl:
+		return true
+	case ListOperationsParamsFilterOperationImportazureblob:
+		return true
+	case ListOperationsParamsFilterOperationImportbase64:
+		return true
+	case ListOperationsParamsFilterOperationImportgoogleCloudStorage:
+		return true
+	case ListOperationsParamsFilterOperationImportopenstack:
+		return true
+	case ListOperationsParamsFilterOperationImportraw:
+		return true
+	case ListOperationsParamsFilterOperationImports3:
+		return true
+	case ListOperationsParamsFilterOperationImportsftp:
+		return true
+	case ListOperationsParamsFilterOperationImportupload:
+		return true
+	case ListOperationsParamsFilterOperationImporturl:
+		return true
+	case ListOperationsParamsFilterOperationMerge:
+		return true
+	case ListOperationsParamsFilterOperationMetadata:
+		return true
+	case ListOperationsParamsFilterOperationMetadatawrite:
+		return true
+	case ListOperationsParamsFilterOperationOptimize:
+		return true
+	case ListOperationsParamsFilterOperationPdfa:
+		return true
+	case ListOperationsParamsFilterOperationPdfdecrypt:
+		return true
+	case ListOperationsParamsFilterOperationPdfencrypt:
+		return true
+	case ListOperationsParamsFilterOperationPdfextractPages:
+		return true
+	case ListOperationsParamsFilterOperationPdfocr:
+		return true
+	case ListOperationsParamsFilterOperationPdfrotatePages:
+		return true
+	case ListOperationsParamsFilterOperationPdfsplitPages:
+		return true
+	case ListOperationsParamsFilterOperationThumbnail:
+		return true
+	case ListOperationsParamsFilterOperationWatermark:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListOperationsParamsInclude.
+const (
+	EngineVersions        ListOperationsParamsInclude = "engine_versions"
+	Options               ListOperationsParamsInclude = "options"
+	OptionsengineVersions ListOperationsParamsInclude = "options,engine_versions"
+)
+
+// Valid indicates whether the value is a known member of the ListOperationsParamsInclude enum.
+func (e ListOperationsParamsInclude) Valid() bool {
+	switch e {
+	case EngineVersions:
+		return true
+	case Options:
+		return true
+	case OptionsengineVersions:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListTasksParamsFilterStatus.
 const (
 	ListTasksParamsFilterStatusError      ListTasksParamsFilterStatus = "error"
@@ -387,6 +519,19 @@ type CreateWebhookRequest struct {
 // CreateWebhookRequestEvents defines model for CreateWebhookRequest.Events.
 type CreateWebhookRequestEvents string
 
+// EngineVersion A version of an engine.
+type EngineVersion struct {
+	// Default Tasks use this version unless they ask for another.
+	Default *bool `json:"default,omitempty"`
+
+	// Latest The newest version.
+	Latest *bool `json:"latest,omitempty"`
+
+	// Version The version.
+	Version              string                 `json:"version"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // Error An API error.
 type Error struct {
 	// Code Machine-readable code (INVALID_DATA, CREDITS_EXCEEDED, ...).
@@ -484,6 +629,92 @@ type ListMeta struct {
 	// To Position of the last item of this page.
 	To                   nullable.Nullable[int] `json:"to,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// Operation One operation on one input format making one output format, by one engine.
+type Operation struct {
+	// Available Local server only: false when its engine is not installed, or the operation runs on the real service only (note says why).
+	Available *bool `json:"available,omitempty"`
+
+	// Deprecated The format is deprecated.
+	Deprecated *bool `json:"deprecated,omitempty"`
+
+	// Engine The engine that performs it.
+	Engine *string `json:"engine,omitempty"`
+
+	// EngineVersions The engine's versions (with include engine_versions).
+	EngineVersions *[]EngineVersion `json:"engine_versions,omitempty"`
+
+	// Experimental The format is experimental.
+	Experimental *bool `json:"experimental,omitempty"`
+
+	// InputFormat The input format (a file extension); absent for imports, "*" for any file.
+	InputFormat *string `json:"input_format,omitempty"`
+
+	// Meta More facts about the formats.
+	Meta *map[string]interface{} `json:"meta,omitempty"`
+
+	// Note Local server only: why it is not available, and what to do.
+	Note *string `json:"note,omitempty"`
+
+	// Operation The task operation (convert, optimize, thumbnail, ...).
+	Operation string `json:"operation"`
+
+	// Options The task fields it takes (with include options).
+	Options *[]OperationOption `json:"options,omitempty"`
+
+	// OutputFormat The output format; absent when no file is made (metadata), "*" when files keep their formats.
+	OutputFormat         *string                `json:"output_format,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// OperationList The operations the server performs, with their formats and, when included, their options.
+type OperationList struct {
+	// Data One item per operation, input format, output format and engine.
+	Data                 []Operation            `json:"data"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// OperationOption One task field an operation takes.
+type OperationOption struct {
+	// Default The value used when the field is absent.
+	Default nullable.Nullable[OperationOption_Default] `json:"default,omitempty"`
+
+	// Description What the field does.
+	Description *string `json:"description,omitempty"`
+
+	// Maximum The largest accepted number.
+	Maximum *float32 `json:"maximum,omitempty"`
+
+	// Minimum The smallest accepted number.
+	Minimum *float32 `json:"minimum,omitempty"`
+
+	// Name The field name.
+	Name string `json:"name"`
+
+	// PossibleValues The accepted values of an enum.
+	PossibleValues *[]string `json:"possible_values,omitempty"`
+
+	// Required The field must be given.
+	Required *bool `json:"required,omitempty"`
+
+	// Type string, integer, float, boolean, enum (see possible_values) or dictionary.
+	Type                 string                 `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// OperationOptionDefault0 defines model for OperationOption.Default.0.
+type OperationOptionDefault0 = string
+
+// OperationOptionDefault1 defines model for OperationOption.Default.1.
+type OperationOptionDefault1 = float32
+
+// OperationOptionDefault2 defines model for OperationOption.Default.2.
+type OperationOptionDefault2 = bool
+
+// OperationOption_Default The value used when the field is absent.
+type OperationOption_Default struct {
+	union json.RawMessage
 }
 
 // ResultFile A file produced by a task.
@@ -742,6 +973,36 @@ type ListJobsParams struct {
 // ListJobsParamsFilterStatus defines parameters for ListJobs.
 type ListJobsParamsFilterStatus string
 
+// ListOperationsParams defines parameters for ListOperations.
+type ListOperationsParams struct {
+	// FilterOperation Only this operation
+	FilterOperation *ListOperationsParamsFilterOperation `form:"filter[operation],omitempty" json:"filter[operation],omitempty"`
+
+	// FilterInputFormat Only operations on this input format (a file extension such as pdf)
+	FilterInputFormat *string `form:"filter[input_format],omitempty" json:"filter[input_format],omitempty"`
+
+	// FilterOutputFormat Only operations making this output format
+	FilterOutputFormat *string `form:"filter[output_format],omitempty" json:"filter[output_format],omitempty"`
+
+	// FilterEngine Only operations of this engine
+	FilterEngine *string `form:"filter[engine],omitempty" json:"filter[engine],omitempty"`
+
+	// FilterEngineVersion Only operations of this engine version
+	FilterEngineVersion *string `form:"filter[engine_version],omitempty" json:"filter[engine_version],omitempty"`
+
+	// Include What each item includes besides its formats and engine (sent as options when not given)
+	Include *ListOperationsParamsInclude `form:"include,omitempty" json:"include,omitempty"`
+
+	// Alternatives Also list the alternative engines of each operation and format pair
+	Alternatives *bool `form:"alternatives,omitempty" json:"alternatives,omitempty"`
+}
+
+// ListOperationsParamsFilterOperation defines parameters for ListOperations.
+type ListOperationsParamsFilterOperation string
+
+// ListOperationsParamsInclude defines parameters for ListOperations.
+type ListOperationsParamsInclude string
+
 // ListTasksParams defines parameters for ListTasks.
 type ListTasksParams struct {
 	// PerPage Results per page
@@ -940,6 +1201,102 @@ func (a CreateTaskRequest) MarshalJSON() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'input': %w", err)
 		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for EngineVersion. Returns the specified
+// element and whether it was found
+func (a EngineVersion) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for EngineVersion
+func (a *EngineVersion) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for EngineVersion to handle AdditionalProperties
+func (a *EngineVersion) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["default"]; found {
+		err = json.Unmarshal(raw, &a.Default)
+		if err != nil {
+			return fmt.Errorf("error reading 'default': %w", err)
+		}
+		delete(object, "default")
+	}
+
+	if raw, found := object["latest"]; found {
+		err = json.Unmarshal(raw, &a.Latest)
+		if err != nil {
+			return fmt.Errorf("error reading 'latest': %w", err)
+		}
+		delete(object, "latest")
+	}
+
+	if raw, found := object["version"]; found {
+		err = json.Unmarshal(raw, &a.Version)
+		if err != nil {
+			return fmt.Errorf("error reading 'version': %w", err)
+		}
+		delete(object, "version")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for EngineVersion to handle AdditionalProperties
+func (a EngineVersion) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Default != nil {
+		object["default"], err = json.Marshal(a.Default)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'default': %w", err)
+		}
+	}
+
+	if a.Latest != nil {
+		object["latest"], err = json.Marshal(a.Latest)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'latest': %w", err)
+		}
+	}
+
+	object["version"], err = json.Marshal(a.Version)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'version': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -1610,6 +1967,459 @@ func (a ListMeta) MarshalJSON() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'to': %w", err)
 		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for Operation. Returns the specified
+// element and whether it was found
+func (a Operation) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for Operation
+func (a *Operation) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for Operation to handle AdditionalProperties
+func (a *Operation) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["available"]; found {
+		err = json.Unmarshal(raw, &a.Available)
+		if err != nil {
+			return fmt.Errorf("error reading 'available': %w", err)
+		}
+		delete(object, "available")
+	}
+
+	if raw, found := object["deprecated"]; found {
+		err = json.Unmarshal(raw, &a.Deprecated)
+		if err != nil {
+			return fmt.Errorf("error reading 'deprecated': %w", err)
+		}
+		delete(object, "deprecated")
+	}
+
+	if raw, found := object["engine"]; found {
+		err = json.Unmarshal(raw, &a.Engine)
+		if err != nil {
+			return fmt.Errorf("error reading 'engine': %w", err)
+		}
+		delete(object, "engine")
+	}
+
+	if raw, found := object["engine_versions"]; found {
+		err = json.Unmarshal(raw, &a.EngineVersions)
+		if err != nil {
+			return fmt.Errorf("error reading 'engine_versions': %w", err)
+		}
+		delete(object, "engine_versions")
+	}
+
+	if raw, found := object["experimental"]; found {
+		err = json.Unmarshal(raw, &a.Experimental)
+		if err != nil {
+			return fmt.Errorf("error reading 'experimental': %w", err)
+		}
+		delete(object, "experimental")
+	}
+
+	if raw, found := object["input_format"]; found {
+		err = json.Unmarshal(raw, &a.InputFormat)
+		if err != nil {
+			return fmt.Errorf("error reading 'input_format': %w", err)
+		}
+		delete(object, "input_format")
+	}
+
+	if raw, found := object["meta"]; found {
+		err = json.Unmarshal(raw, &a.Meta)
+		if err != nil {
+			return fmt.Errorf("error reading 'meta': %w", err)
+		}
+		delete(object, "meta")
+	}
+
+	if raw, found := object["note"]; found {
+		err = json.Unmarshal(raw, &a.Note)
+		if err != nil {
+			return fmt.Errorf("error reading 'note': %w", err)
+		}
+		delete(object, "note")
+	}
+
+	if raw, found := object["operation"]; found {
+		err = json.Unmarshal(raw, &a.Operation)
+		if err != nil {
+			return fmt.Errorf("error reading 'operation': %w", err)
+		}
+		delete(object, "operation")
+	}
+
+	if raw, found := object["options"]; found {
+		err = json.Unmarshal(raw, &a.Options)
+		if err != nil {
+			return fmt.Errorf("error reading 'options': %w", err)
+		}
+		delete(object, "options")
+	}
+
+	if raw, found := object["output_format"]; found {
+		err = json.Unmarshal(raw, &a.OutputFormat)
+		if err != nil {
+			return fmt.Errorf("error reading 'output_format': %w", err)
+		}
+		delete(object, "output_format")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for Operation to handle AdditionalProperties
+func (a Operation) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Available != nil {
+		object["available"], err = json.Marshal(a.Available)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'available': %w", err)
+		}
+	}
+
+	if a.Deprecated != nil {
+		object["deprecated"], err = json.Marshal(a.Deprecated)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'deprecated': %w", err)
+		}
+	}
+
+	if a.Engine != nil {
+		object["engine"], err = json.Marshal(a.Engine)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'engine': %w", err)
+		}
+	}
+
+	if a.EngineVersions != nil {
+		object["engine_versions"], err = json.Marshal(a.EngineVersions)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'engine_versions': %w", err)
+		}
+	}
+
+	if a.Experimental != nil {
+		object["experimental"], err = json.Marshal(a.Experimental)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'experimental': %w", err)
+		}
+	}
+
+	if a.InputFormat != nil {
+		object["input_format"], err = json.Marshal(a.InputFormat)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'input_format': %w", err)
+		}
+	}
+
+	if a.Meta != nil {
+		object["meta"], err = json.Marshal(a.Meta)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'meta': %w", err)
+		}
+	}
+
+	if a.Note != nil {
+		object["note"], err = json.Marshal(a.Note)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'note': %w", err)
+		}
+	}
+
+	object["operation"], err = json.Marshal(a.Operation)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'operation': %w", err)
+	}
+
+	if a.Options != nil {
+		object["options"], err = json.Marshal(a.Options)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'options': %w", err)
+		}
+	}
+
+	if a.OutputFormat != nil {
+		object["output_format"], err = json.Marshal(a.OutputFormat)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'output_format': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for OperationList. Returns the specified
+// element and whether it was found
+func (a OperationList) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for OperationList
+func (a *OperationList) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for OperationList to handle AdditionalProperties
+func (a *OperationList) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["data"]; found {
+		err = json.Unmarshal(raw, &a.Data)
+		if err != nil {
+			return fmt.Errorf("error reading 'data': %w", err)
+		}
+		delete(object, "data")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for OperationList to handle AdditionalProperties
+func (a OperationList) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Data != nil {
+		object["data"], err = json.Marshal(a.Data)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'data': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for OperationOption. Returns the specified
+// element and whether it was found
+func (a OperationOption) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for OperationOption
+func (a *OperationOption) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for OperationOption to handle AdditionalProperties
+func (a *OperationOption) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["default"]; found {
+		err = json.Unmarshal(raw, &a.Default)
+		if err != nil {
+			return fmt.Errorf("error reading 'default': %w", err)
+		}
+		delete(object, "default")
+	}
+
+	if raw, found := object["description"]; found {
+		err = json.Unmarshal(raw, &a.Description)
+		if err != nil {
+			return fmt.Errorf("error reading 'description': %w", err)
+		}
+		delete(object, "description")
+	}
+
+	if raw, found := object["maximum"]; found {
+		err = json.Unmarshal(raw, &a.Maximum)
+		if err != nil {
+			return fmt.Errorf("error reading 'maximum': %w", err)
+		}
+		delete(object, "maximum")
+	}
+
+	if raw, found := object["minimum"]; found {
+		err = json.Unmarshal(raw, &a.Minimum)
+		if err != nil {
+			return fmt.Errorf("error reading 'minimum': %w", err)
+		}
+		delete(object, "minimum")
+	}
+
+	if raw, found := object["name"]; found {
+		err = json.Unmarshal(raw, &a.Name)
+		if err != nil {
+			return fmt.Errorf("error reading 'name': %w", err)
+		}
+		delete(object, "name")
+	}
+
+	if raw, found := object["possible_values"]; found {
+		err = json.Unmarshal(raw, &a.PossibleValues)
+		if err != nil {
+			return fmt.Errorf("error reading 'possible_values': %w", err)
+		}
+		delete(object, "possible_values")
+	}
+
+	if raw, found := object["required"]; found {
+		err = json.Unmarshal(raw, &a.Required)
+		if err != nil {
+			return fmt.Errorf("error reading 'required': %w", err)
+		}
+		delete(object, "required")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for OperationOption to handle AdditionalProperties
+func (a OperationOption) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Default != nil {
+		object["default"], err = json.Marshal(a.Default)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'default': %w", err)
+		}
+	}
+
+	if a.Description != nil {
+		object["description"], err = json.Marshal(a.Description)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'description': %w", err)
+		}
+	}
+
+	if a.Maximum != nil {
+		object["maximum"], err = json.Marshal(a.Maximum)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'maximum': %w", err)
+		}
+	}
+
+	if a.Minimum != nil {
+		object["minimum"], err = json.Marshal(a.Minimum)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'minimum': %w", err)
+		}
+	}
+
+	object["name"], err = json.Marshal(a.Name)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'name': %w", err)
+	}
+
+	if a.PossibleValues != nil {
+		object["possible_values"], err = json.Marshal(a.PossibleValues)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'possible_values': %w", err)
+		}
+	}
+
+	if a.Required != nil {
+		object["required"], err = json.Marshal(a.Required)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'required': %w", err)
+		}
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -3139,6 +3949,94 @@ func (a WebhookResponse) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
+// AsOperationOptionDefault0 returns the union data inside the OperationOption_Default as a OperationOptionDefault0
+func (t OperationOption_Default) AsOperationOptionDefault0() (OperationOptionDefault0, error) {
+	var body OperationOptionDefault0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromOperationOptionDefault0 overwrites any union data inside the OperationOption_Default as the provided OperationOptionDefault0
+func (t *OperationOption_Default) FromOperationOptionDefault0(v OperationOptionDefault0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeOperationOptionDefault0 performs a merge with any union data inside the OperationOption_Default, using the provided OperationOptionDefault0
+func (t *OperationOption_Default) MergeOperationOptionDefault0(v OperationOptionDefault0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsOperationOptionDefault1 returns the union data inside the OperationOption_Default as a OperationOptionDefault1
+func (t OperationOption_Default) AsOperationOptionDefault1() (OperationOptionDefault1, error) {
+	var body OperationOptionDefault1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromOperationOptionDefault1 overwrites any union data inside the OperationOption_Default as the provided OperationOptionDefault1
+func (t *OperationOption_Default) FromOperationOptionDefault1(v OperationOptionDefault1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeOperationOptionDefault1 performs a merge with any union data inside the OperationOption_Default, using the provided OperationOptionDefault1
+func (t *OperationOption_Default) MergeOperationOptionDefault1(v OperationOptionDefault1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsOperationOptionDefault2 returns the union data inside the OperationOption_Default as a OperationOptionDefault2
+func (t OperationOption_Default) AsOperationOptionDefault2() (OperationOptionDefault2, error) {
+	var body OperationOptionDefault2
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromOperationOptionDefault2 overwrites any union data inside the OperationOption_Default as the provided OperationOptionDefault2
+func (t *OperationOption_Default) FromOperationOptionDefault2(v OperationOptionDefault2) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeOperationOptionDefault2 performs a merge with any union data inside the OperationOption_Default, using the provided OperationOptionDefault2
+func (t *OperationOption_Default) MergeOperationOptionDefault2(v OperationOptionDefault2) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t OperationOption_Default) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *OperationOption_Default) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsTaskInput0 returns the union data inside the TaskInput as a TaskInput0
 func (t TaskInput) AsTaskInput0() (TaskInput0, error) {
 	var body TaskInput0
@@ -3727,6 +4625,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /metadata/write (the `CreateTaskMetadataWrite` operationId).
 	CreateTaskMetadataWrite(ctx context.Context, body CreateTaskMetadataWriteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListOperations List the operations, formats and options the CloudConvert server supports.
+	//
+	// List the operations the server performs: one item per operation, input format, output format and engine, each with the task fields (options) it takes: their type, default, possible values and meaning. Filter by operation and formats to see what a task can do before creating it. The local server lists what its engines perform (marking engines that are not installed); the real service's list is much longer. No API key is needed.
+	//
+	// Corresponds with GET /operations (the `ListOperations` operationId).
+	ListOperations(ctx context.Context, params *ListOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateTaskOptimizeWithBody Create a standalone CloudConvert task. (optimize)
 	//
@@ -4936,6 +5841,23 @@ func (c *Client) CreateTaskMetadataWriteWithBody(ctx context.Context, contentTyp
 // Corresponds with POST /metadata/write (the `CreateTaskMetadataWrite` operationId).
 func (c *Client) CreateTaskMetadataWrite(ctx context.Context, body CreateTaskMetadataWriteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateTaskMetadataWriteRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListOperations List the operations, formats and options the CloudConvert server supports.
+//
+// List the operations the server performs: one item per operation, input format, output format and engine, each with the task fields (options) it takes: their type, default, possible values and meaning. Filter by operation and formats to see what a task can do before creating it. The local server lists what its engines perform (marking engines that are not installed); the real service's list is much longer. No API key is needed.
+//
+// Corresponds with GET /operations (the `ListOperations` operationId).
+func (c *Client) ListOperations(ctx context.Context, params *ListOperationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOperationsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6618,6 +7540,132 @@ func NewCreateTaskMetadataWriteRequestWithBody(server string, contentType string
 	return req, nil
 }
 
+// NewListOperationsRequest constructs an http.Request for the ListOperations method
+func NewListOperationsRequest(server string, params *ListOperationsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/operations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.FilterOperation != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "filter[operation]", *params.FilterOperation, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.FilterInputFormat != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "filter[input_format]", *params.FilterInputFormat, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.FilterOutputFormat != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "filter[output_format]", *params.FilterOutputFormat, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.FilterEngine != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "filter[engine]", *params.FilterEngine, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.FilterEngineVersion != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "filter[engine_version]", *params.FilterEngineVersion, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Include != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include", *params.Include, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Alternatives != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "alternatives", *params.Alternatives, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewCreateTaskOptimizeRequest calls the generic CreateTaskOptimize builder with application/json body
 func NewCreateTaskOptimizeRequest(server string, body CreateTaskOptimizeJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -7937,6 +8985,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /metadata/write (the `CreateTaskMetadataWrite` operationId).
 	CreateTaskMetadataWriteWithResponse(ctx context.Context, body CreateTaskMetadataWriteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTaskMetadataWriteResponse, error)
+
+	// ListOperationsWithResponse List the operations, formats and options the CloudConvert server supports.
+	//
+	// List the operations the server performs: one item per operation, input format, output format and engine, each with the task fields (options) it takes: their type, default, possible values and meaning. Filter by operation and formats to see what a task can do before creating it. The local server lists what its engines perform (marking engines that are not installed); the real service's list is much longer. No API key is needed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /operations (the `ListOperations` operationId).
+	ListOperationsWithResponse(ctx context.Context, params *ListOperationsParams, reqEditors ...RequestEditorFn) (*ListOperationsResponse, error)
 
 	// CreateTaskOptimizeWithBodyWithResponse Create a standalone CloudConvert task. (optimize)
 	//
@@ -10821,6 +11878,103 @@ func (r CreateTaskMetadataWriteResponse) ContentType() string {
 	return ""
 }
 
+type ListOperationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *OperationList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON402 the response for an HTTP 402 `application/json` response
+	JSON402 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListOperationsResponse) GetJSON200() *OperationList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListOperationsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListOperationsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON402 returns the response for an HTTP 402 `application/json` response
+func (r ListOperationsResponse) GetJSON402() *Error {
+	return r.JSON402
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListOperationsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListOperationsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r ListOperationsResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListOperationsResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListOperationsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListOperationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListOperationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListOperationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListOperationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type CreateTaskOptimizeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13413,6 +14567,21 @@ func (c *ClientWithResponses) CreateTaskMetadataWriteWithResponse(ctx context.Co
 		return nil, err
 	}
 	return ParseCreateTaskMetadataWriteResponse(rsp)
+}
+
+// ListOperationsWithResponse List the operations, formats and options the CloudConvert server supports.
+//
+// List the operations the server performs: one item per operation, input format, output format and engine, each with the task fields (options) it takes: their type, default, possible values and meaning. Filter by operation and formats to see what a task can do before creating it. The local server lists what its engines perform (marking engines that are not installed); the real service's list is much longer. No API key is needed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /operations (the `ListOperations` operationId).
+func (c *ClientWithResponses) ListOperationsWithResponse(ctx context.Context, params *ListOperationsParams, reqEditors ...RequestEditorFn) (*ListOperationsResponse, error) {
+	rsp, err := c.ListOperations(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListOperationsResponse(rsp)
 }
 
 // CreateTaskOptimizeWithBodyWithResponse Create a standalone CloudConvert task. (optimize)
@@ -16013,6 +17182,88 @@ func ParseCreateTaskMetadataWriteResponse(rsp *http.Response) (*CreateTaskMetada
 			return nil, err
 		}
 		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListOperationsResponse parses an HTTP response from a ListOperationsWithResponse call
+func ParseListOperationsResponse(rsp *http.Response) (*ListOperationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListOperationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest OperationList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest Error

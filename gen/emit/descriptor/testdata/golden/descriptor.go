@@ -36,6 +36,8 @@ func build() *integration.Integration {
 	typeJobResponse := &integration.Schema{}
 	serverWait := &integration.Server{}
 	fnGetJob := &integration.Function{}
+	fnRunStep := &integration.Function{}
+	fnWaitJob := &integration.Function{}
 	*typeJob = integration.Schema{
 		Name:        "Job",
 		Type:        integration.TypeObject,
@@ -88,6 +90,7 @@ func build() *integration.Integration {
 				"fetch/url",
 				"print",
 				"staple",
+				"fetch/upload",
 			},
 			EnumTable: "operations",
 		},
@@ -151,6 +154,109 @@ func build() *integration.Integration {
 			},
 		},
 	}
+	*fnRunStep = integration.Function{
+		Name:        "run_step",
+		FullName:    "printshop.run_step",
+		ToolName:    "printshop_run_step",
+		DocPage:     "printshop.run_step",
+		Kind:        integration.Write,
+		Retry:       integration.RetryUnsent,
+		Summary:     "Run one step on its own.",
+		Description: "Run one step on its own.",
+		Method:      "POST",
+		Path:        "/{action}",
+		Server:      serverApi,
+		Params: []*integration.Param{
+			{
+				Name:     "action",
+				Required: true,
+				In:       integration.InPath,
+				Key:      "action",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The action",
+					Enum: []string{
+						"fetch/url",
+						"print",
+						"staple",
+						"fetch/upload",
+					},
+					EnumTable: "operations",
+				},
+				Expands: true,
+			},
+			{
+				Name:   "options",
+				In:     integration.InBody,
+				Key:    "options",
+				Spread: true,
+				Schema: &integration.Schema{
+					Type:                 integration.TypeObject,
+					Description:          "The action's fields",
+					AdditionalProperties: true,
+				},
+			},
+		},
+		Status:   201,
+		Response: typeJobResponse,
+		Examples: []integration.Example{
+			{
+				Lua: "app.integrations.printshop.run_step({ action = \"fetch/url\", url = \"https://example.com/a.pdf\" })",
+			},
+		},
+	}
+	*fnWaitJob = integration.Function{
+		Name:        "wait_job",
+		FullName:    "printshop.wait_job",
+		ToolName:    "printshop_wait_job",
+		DocPage:     "printshop.wait_job",
+		Kind:        integration.Read,
+		Retry:       integration.RetrySafe,
+		Summary:     "Wait until a print job has ended.",
+		Description: "Wait until a print job has ended.",
+		Method:      "GET",
+		Path:        "/jobs/{id}",
+		Server:      serverWait,
+		Params: []*integration.Param{
+			{
+				Name:     "job_id",
+				Required: true,
+				In:       integration.InPath,
+				Key:      "id",
+				Schema: &integration.Schema{
+					Type:        integration.TypeString,
+					Description: "The job ID",
+					MinLength:   integration.Int(1),
+				},
+			},
+			{
+				Name: "timeout",
+				In:   integration.InTimeout,
+				Key:  "timeout",
+				Schema: &integration.Schema{
+					Type:        integration.TypeInteger,
+					Description: "Seconds to wait at most",
+					Minimum:     integration.Float(1.0),
+					Maximum:     integration.Float(600.0),
+				},
+			},
+		},
+		Status:   200,
+		Response: typeJobResponse,
+		Wait: &integration.Wait{
+			Poll:  fnGetJob,
+			Field: "data.state",
+			Until: []string{
+				"done",
+				"failed",
+			},
+		},
+		Examples: []integration.Example{
+			{
+				Lua: "print(app.integrations.printshop.wait_job({ job_id = \"j1\", timeout = 30 }).data.state)",
+			},
+		},
+	}
 	in := &integration.Integration{
 		Slug:        "printshop",
 		Name:        "Printshop",
@@ -184,6 +290,10 @@ func build() *integration.Integration {
 			{
 				Name:        "staple",
 				Description: "Staple the pages",
+			},
+			{
+				Name:        "fetch/upload",
+				Description: "Take a file by upload",
 			},
 		},
 		Types: []*integration.Schema{
@@ -294,108 +404,8 @@ func build() *integration.Integration {
 				},
 			},
 			fnGetJob,
-			{
-				Name:        "wait_job",
-				FullName:    "printshop.wait_job",
-				ToolName:    "printshop_wait_job",
-				DocPage:     "printshop.wait_job",
-				Kind:        integration.Read,
-				Retry:       integration.RetrySafe,
-				Summary:     "Wait until a print job has ended.",
-				Description: "Wait until a print job has ended.",
-				Method:      "GET",
-				Path:        "/jobs/{id}",
-				Server:      serverWait,
-				Params: []*integration.Param{
-					{
-						Name:     "job_id",
-						Required: true,
-						In:       integration.InPath,
-						Key:      "id",
-						Schema: &integration.Schema{
-							Type:        integration.TypeString,
-							Description: "The job ID",
-							MinLength:   integration.Int(1),
-						},
-					},
-					{
-						Name: "timeout",
-						In:   integration.InTimeout,
-						Key:  "timeout",
-						Schema: &integration.Schema{
-							Type:        integration.TypeInteger,
-							Description: "Seconds to wait at most",
-							Minimum:     integration.Float(1.0),
-							Maximum:     integration.Float(600.0),
-						},
-					},
-				},
-				Status:   200,
-				Response: typeJobResponse,
-				Wait: &integration.Wait{
-					Poll:  fnGetJob,
-					Field: "data.state",
-					Until: []string{
-						"done",
-						"failed",
-					},
-				},
-				Examples: []integration.Example{
-					{
-						Lua: "print(app.integrations.printshop.wait_job({ job_id = \"j1\", timeout = 30 }).data.state)",
-					},
-				},
-			},
-			{
-				Name:        "run_step",
-				FullName:    "printshop.run_step",
-				ToolName:    "printshop_run_step",
-				DocPage:     "printshop.run_step",
-				Kind:        integration.Write,
-				Retry:       integration.RetryUnsent,
-				Summary:     "Run one step on its own.",
-				Description: "Run one step on its own.",
-				Method:      "POST",
-				Path:        "/{action}",
-				Server:      serverApi,
-				Params: []*integration.Param{
-					{
-						Name:     "action",
-						Required: true,
-						In:       integration.InPath,
-						Key:      "action",
-						Schema: &integration.Schema{
-							Type:        integration.TypeString,
-							Description: "The action",
-							Enum: []string{
-								"fetch/url",
-								"print",
-								"staple",
-							},
-							EnumTable: "operations",
-						},
-						Expands: true,
-					},
-					{
-						Name:   "options",
-						In:     integration.InBody,
-						Key:    "options",
-						Spread: true,
-						Schema: &integration.Schema{
-							Type:                 integration.TypeObject,
-							Description:          "The action's fields",
-							AdditionalProperties: true,
-						},
-					},
-				},
-				Status:   201,
-				Response: typeJobResponse,
-				Examples: []integration.Example{
-					{
-						Lua: "app.integrations.printshop.run_step({ action = \"fetch/url\", url = \"https://example.com/a.pdf\" })",
-					},
-				},
-			},
+			fnWaitJob,
+			fnRunStep,
 			{
 				Name:        "delete_job",
 				FullName:    "printshop.delete_job",
@@ -428,6 +438,191 @@ func build() *integration.Integration {
 					},
 				},
 			},
+			{
+				Name:        "send_file",
+				FullName:    "printshop.send_file",
+				ToolName:    "printshop_send_file",
+				DocPage:     "printshop.send_file",
+				Kind:        integration.Write,
+				Retry:       integration.RetryUnsent,
+				Summary:     "Send a local file to be printed.",
+				Description: "Send a local file to be printed.",
+				Server:      serverApi,
+				Params: []*integration.Param{
+					{
+						Name:     "path",
+						Required: true,
+						In:       integration.InLocal,
+						Key:      "path",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "The file, relative to the workspace",
+							MinLength:   integration.Int(1),
+						},
+					},
+				},
+				Status:   200,
+				Response: typeJobResponse,
+				Transfer: &integration.Transfer{
+					Upload: &integration.Upload{
+						Via: fnRunStep,
+						Args: integration.ObjectOf(
+							"action", "fetch/upload",
+						),
+						FormURL:    "data.form.url",
+						FormFields: "data.form.fields",
+						FileField:  "document",
+						FileParam:  "path",
+						Then: &integration.Step{
+							Via: fnGetJob,
+							Args: []integration.PathArg{
+								{
+									Param: "job_id",
+									From:  "data.id",
+								},
+							},
+						},
+					},
+				},
+				Examples: []integration.Example{
+					{
+						Lua: "print(app.integrations.printshop.send_file({ path = \"a.pdf\" }).data.state)",
+					},
+				},
+			},
+			{
+				Name:        "save_scans",
+				FullName:    "printshop.save_scans",
+				ToolName:    "printshop_save_scans",
+				DocPage:     "printshop.save_scans",
+				Kind:        integration.Write,
+				Retry:       integration.RetryUnsent,
+				Summary:     "Save the scans of a print job.",
+				Description: "Save the scans of a print job.",
+				Server:      serverApi,
+				Params: []*integration.Param{
+					{
+						Name: "job_id",
+						In:   integration.InLocal,
+						Key:  "job_id",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "The job whose scans to save",
+						},
+					},
+					{
+						Name: "url",
+						In:   integration.InLocal,
+						Key:  "url",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "The URL of one scan",
+						},
+					},
+					{
+						Name: "dir",
+						In:   integration.InLocal,
+						Key:  "dir",
+						Schema: &integration.Schema{
+							Type:        integration.TypeString,
+							Description: "The folder to save into",
+						},
+					},
+					{
+						Name: "timeout",
+						In:   integration.InTimeout,
+						Key:  "timeout",
+						Schema: &integration.Schema{
+							Type:        integration.TypeInteger,
+							Description: "Seconds it may take",
+							Minimum:     integration.Float(1.0),
+						},
+					},
+				},
+				Status: 200,
+				Response: &integration.Schema{
+					Name:        "DownloadedFiles",
+					Type:        integration.TypeObject,
+					Description: "The files a download wrote.",
+					Properties: []*integration.Property{
+						{
+							Name:     "data",
+							Required: true,
+							Schema: &integration.Schema{
+								Type: integration.TypeObject,
+								Properties: []*integration.Property{
+									{
+										Name:     "files",
+										Required: true,
+										Schema: &integration.Schema{
+											Type:        integration.TypeArray,
+											Description: "The files written, in the order of the source.",
+											Items: &integration.Schema{
+												Type:        integration.TypeObject,
+												Description: "A file written into the workspace.",
+												Properties: []*integration.Property{
+													{
+														Name:     "path",
+														Required: true,
+														Schema: &integration.Schema{
+															Type:        integration.TypeString,
+															Description: "Where it was written, relative to the workspace (a free name such as report-1.pdf when the name was taken).",
+														},
+													},
+													{
+														Name:     "filename",
+														Required: true,
+														Schema: &integration.Schema{
+															Type:        integration.TypeString,
+															Description: "The file's name as the source gave it.",
+														},
+													},
+													{
+														Name:     "size",
+														Required: true,
+														Schema: &integration.Schema{
+															Type:        integration.TypeInteger,
+															Description: "Its size in bytes.",
+														},
+													},
+												},
+											},
+										},
+									},
+								},
+							},
+						},
+					},
+				},
+				Transfer: &integration.Transfer{
+					Download: &integration.Download{
+						DirParam:  "dir",
+						URLField:  "href",
+						NameField: "name",
+						Sources: []*integration.Source{
+							{
+								Param: "job_id",
+								Via:   fnWaitJob,
+								Files: "data.scans[kind=page].file",
+								Failed: &integration.Failed{
+									Field: "data.state",
+									Is: []string{
+										"failed",
+									},
+								},
+							},
+							{
+								Param: "url",
+							},
+						},
+					},
+				},
+				Examples: []integration.Example{
+					{
+						Lua: "local saved = app.integrations.printshop.save_scans({ job_id = \"j1\", dir = \"scans\" })\nprint(#saved.data.files)",
+					},
+				},
+			},
 		},
 	}
 	in.Docs = []*integration.DocPage{
@@ -440,6 +635,11 @@ func build() *integration.Integration {
 			Name:  "integrations.printshop",
 			Text:  page("docs/reference.md"),
 			Title: "Printshop — Lua API Reference",
+		},
+		{
+			Name:  "printshop.errors",
+			Text:  page("docs/errors.md"),
+			Title: "Printshop errors: the fields of a caught error, its kinds and the API's codes",
 		},
 		{
 			Name:  "printshop.create_job",
@@ -465,6 +665,16 @@ func build() *integration.Integration {
 			Name:  "printshop.delete_job",
 			Text:  page("docs/functions/delete_job.md"),
 			Title: "printshop.delete_job: Delete a print job.",
+		},
+		{
+			Name:  "printshop.send_file",
+			Text:  page("docs/functions/send_file.md"),
+			Title: "printshop.send_file: Send a local file to be printed.",
+		},
+		{
+			Name:  "printshop.save_scans",
+			Text:  page("docs/functions/save_scans.md"),
+			Title: "printshop.save_scans: Save the scans of a print job.",
 		},
 	}
 	return integration.MustLink(in)

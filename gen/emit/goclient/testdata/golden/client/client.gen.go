@@ -40,14 +40,17 @@ func (e JobState) Valid() bool {
 
 // Defines values for StepAction.
 const (
-	Fetchurl StepAction = "fetch/url"
-	Print    StepAction = "print"
-	Staple   StepAction = "staple"
+	Fetchupload StepAction = "fetch/upload"
+	Fetchurl    StepAction = "fetch/url"
+	Print       StepAction = "print"
+	Staple      StepAction = "staple"
 )
 
 // Valid indicates whether the value is a known member of the StepAction enum.
 func (e StepAction) Valid() bool {
 	switch e {
+	case Fetchupload:
+		return true
 	case Fetchurl:
 		return true
 	case Print:
@@ -114,6 +117,9 @@ type CreateJobParams struct {
 	// Priority Priority
 	Priority *int `form:"priority,omitempty" json:"priority,omitempty"`
 }
+
+// RunStepFetchUploadJSONRequestBody defines body for RunStepFetchUpload for application/json ContentType.
+type RunStepFetchUploadJSONRequestBody = RunStepRequest
 
 // RunStepFetchUrlJSONRequestBody defines body for RunStepFetchUrl for application/json ContentType.
 type RunStepFetchUrlJSONRequestBody = RunStepRequest
@@ -376,6 +382,24 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// RunStepFetchUploadWithBody Run one step on its own. (fetch/upload)
+	//
+	// Run one step on its own.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /fetch/upload (the `RunStepFetchUpload` operationId).
+	RunStepFetchUploadWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RunStepFetchUpload Run one step on its own. (fetch/upload)
+	//
+	// Run one step on its own.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /fetch/upload (the `RunStepFetchUpload` operationId).
+	RunStepFetchUpload(ctx context.Context, body RunStepFetchUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RunStepFetchUrlWithBody Run one step on its own. (fetch/url)
 	//
 	// Run one step on its own.
@@ -453,6 +477,44 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /staple (the `RunStepStaple` operationId).
 	RunStepStaple(ctx context.Context, body RunStepStapleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// RunStepFetchUploadWithBody Run one step on its own. (fetch/upload)
+//
+// Run one step on its own.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /fetch/upload (the `RunStepFetchUpload` operationId).
+func (c *Client) RunStepFetchUploadWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRunStepFetchUploadRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RunStepFetchUpload Run one step on its own. (fetch/upload)
+//
+// Run one step on its own.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /fetch/upload (the `RunStepFetchUpload` operationId).
+func (c *Client) RunStepFetchUpload(ctx context.Context, body RunStepFetchUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRunStepFetchUploadRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // RunStepFetchUrlWithBody Run one step on its own. (fetch/url)
@@ -631,6 +693,46 @@ func (c *Client) RunStepStaple(ctx context.Context, body RunStepStapleJSONReques
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewRunStepFetchUploadRequest calls the generic RunStepFetchUpload builder with application/json body
+func NewRunStepFetchUploadRequest(server string, body RunStepFetchUploadJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRunStepFetchUploadRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRunStepFetchUploadRequestWithBody constructs an http.Request for the RunStepFetchUpload method, with any body, and a specified content type
+func NewRunStepFetchUploadRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/fetch/upload")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }
 
 // NewRunStepFetchUrlRequest calls the generic RunStepFetchUrl builder with application/json body
@@ -932,6 +1034,24 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// RunStepFetchUploadWithBodyWithResponse Run one step on its own. (fetch/upload)
+	//
+	// Run one step on its own.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /fetch/upload (the `RunStepFetchUpload` operationId).
+	RunStepFetchUploadWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RunStepFetchUploadResponse, error)
+
+	// RunStepFetchUploadWithResponse Run one step on its own. (fetch/upload)
+	//
+	// Run one step on its own.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /fetch/upload (the `RunStepFetchUpload` operationId).
+	RunStepFetchUploadWithResponse(ctx context.Context, body RunStepFetchUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*RunStepFetchUploadResponse, error)
+
 	// RunStepFetchUrlWithBodyWithResponse Run one step on its own. (fetch/url)
 	//
 	// Run one step on its own.
@@ -1013,6 +1133,61 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /staple (the `RunStepStaple` operationId).
 	RunStepStapleWithResponse(ctx context.Context, body RunStepStapleJSONRequestBody, reqEditors ...RequestEditorFn) (*RunStepStapleResponse, error)
+}
+
+type RunStepFetchUploadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *JobResponse
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RunStepFetchUploadResponse) GetJSON201() *JobResponse {
+	return r.JSON201
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RunStepFetchUploadResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r RunStepFetchUploadResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r RunStepFetchUploadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RunStepFetchUploadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RunStepFetchUploadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RunStepFetchUploadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type RunStepFetchUrlResponse struct {
@@ -1338,6 +1513,36 @@ func (r RunStepStapleResponse) ContentType() string {
 	return ""
 }
 
+// RunStepFetchUploadWithBodyWithResponse Run one step on its own. (fetch/upload)
+//
+// Run one step on its own.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /fetch/upload (the `RunStepFetchUpload` operationId).
+func (c *ClientWithResponses) RunStepFetchUploadWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RunStepFetchUploadResponse, error) {
+	rsp, err := c.RunStepFetchUploadWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRunStepFetchUploadResponse(rsp)
+}
+
+// RunStepFetchUploadWithResponse Run one step on its own. (fetch/upload)
+//
+// Run one step on its own.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /fetch/upload (the `RunStepFetchUpload` operationId).
+func (c *ClientWithResponses) RunStepFetchUploadWithResponse(ctx context.Context, body RunStepFetchUploadJSONRequestBody, reqEditors ...RequestEditorFn) (*RunStepFetchUploadResponse, error) {
+	rsp, err := c.RunStepFetchUpload(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRunStepFetchUploadResponse(rsp)
+}
+
 // RunStepFetchUrlWithBodyWithResponse Run one step on its own. (fetch/url)
 //
 // Run one step on its own.
@@ -1478,6 +1683,46 @@ func (c *ClientWithResponses) RunStepStapleWithResponse(ctx context.Context, bod
 		return nil, err
 	}
 	return ParseRunStepStapleResponse(rsp)
+}
+
+// ParseRunStepFetchUploadResponse parses an HTTP response from a RunStepFetchUploadWithResponse call
+func ParseRunStepFetchUploadResponse(rsp *http.Response) (*RunStepFetchUploadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RunStepFetchUploadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest JobResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParseRunStepFetchUrlResponse parses an HTTP response from a RunStepFetchUrlWithResponse call
