@@ -71,7 +71,7 @@ func (s *Server) readJSONBody(r io.Reader, spillAt func([]string) (string, bool)
 	}
 	err := p.document()
 	for _, sp := range p.spills {
-		if cerr := sp.finish(); err == nil && cerr != nil {
+		if cerr := sp.finish(s.cfg.SyncWrites); err == nil && cerr != nil {
 			err = cerr
 		}
 	}

@@ -68,6 +68,11 @@ type UserConfig struct {
 type Config struct {
 	// DataDir holds the database, the files and the PDFium compile cache.
 	DataDir string
+	// SyncWrites makes every acknowledged write survive power loss, not
+	// only a crash of the process: an fsync per commit and per file (about
+	// a dozen per job). Off by default: a local development server that
+	// restarts after kill -9 with nothing lost, but pays no fsyncs.
+	SyncWrites bool
 	// Addr is where Start listens; default 127.0.0.1:0 (a free port).
 	Addr string
 	// BaseURL is the server's public root, e.g. "http://127.0.0.1:8080"
@@ -351,7 +356,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.api, err = newValidator(base.String()); err != nil {
 		return nil, err
 	}
-	s.st, err = store.Open(ctx, filepath.Join(cfg.DataDir, "state"), store.Options{FileTTL: cfg.FileTTL})
+	s.st, err = store.Open(ctx, filepath.Join(cfg.DataDir, "state"), store.Options{FileTTL: cfg.FileTTL, SyncWrites: cfg.SyncWrites})
 	if err != nil {
 		return nil, err
 	}

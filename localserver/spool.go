@@ -18,8 +18,8 @@ var errSpool = errors.New("spool")
 // The spool holds the "file" contents of import/base64 and import/raw
 // tasks, one file per task named by its ID, from the request that created
 // the task until the task finished (or was deleted, or FileTTL passed).
-// The files are fsynced before the request is answered, like everything
-// else the server acknowledges.
+// The files are written before the request is answered, like everything
+// else the server acknowledges (and fsynced with Config.SyncWrites).
 
 func (s *Server) spoolDir() string { return filepath.Join(s.cfg.DataDir, "spool") }
 
@@ -53,10 +53,11 @@ func (sp *spill) restart() error {
 	return nil
 }
 
-// finish flushes, syncs and closes a spill.
-func (sp *spill) finish() error {
+// finish flushes and closes a spill, syncing it first when sync is set
+// (Config.SyncWrites).
+func (sp *spill) finish(sync bool) error {
 	err := sp.f.Flush()
-	if err == nil {
+	if err == nil && sync {
 		err = sp.file.Sync()
 	}
 	if cerr := sp.file.Close(); err == nil {
@@ -68,8 +69,12 @@ func (sp *spill) finish() error {
 	return nil
 }
 
-// syncSpool makes new spool entries durable.
+// syncSpool makes new spool entries durable against power loss
+// (Config.SyncWrites); a process crash loses none of them anyway.
 func (s *Server) syncSpool() error {
+	if !s.cfg.SyncWrites {
+		return nil
+	}
 	d, err := os.Open(s.spoolDir())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -27,21 +27,21 @@ func WithCatalogue(src *catalogue.Source) Option {
 	}
 }
 
-// checkConvert checks the convert tasks ConvertFiles is about to send:
-// each file to format with fields.
-func (c *Client) checkConvert(ctx context.Context, files []string, fields map[string]any) error {
+// checkConvert checks the tasks ConvertFiles is about to send: each file
+// into operation (convert, or merge for a merge) to format with fields.
+func (c *Client) checkConvert(ctx context.Context, operation string, files []string, fields map[string]any) error {
 	if c.catalogue == nil {
 		return nil
 	}
 	tasks := make([]catalogue.Task, len(files))
 	for i, f := range files {
-		tasks[i] = catalogue.Task{Name: filepath.Base(f), Operation: "convert", InputFormat: catalogue.FormatOfName(f),
+		tasks[i] = catalogue.Task{Name: filepath.Base(f), Operation: operation, InputFormat: catalogue.FormatOfName(f),
 			OutputFormat: fmt.Sprint(fields["output_format"]), Fields: fields}
 	}
 	err := c.catalogue.Check(ctx, tasks)
 	var ce *catalogue.Error
 	if errors.As(err, &ce) {
-		return fmt.Errorf("convert %s: %w", ce.Task, &detailOnly{ce})
+		return fmt.Errorf("%s %s: %w", operation, ce.Task, &detailOnly{ce})
 	}
 	return err
 }

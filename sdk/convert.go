@@ -124,7 +124,11 @@ func ConvertFiles(ctx context.Context, c *Client, req ConvertRequest) (*ConvertR
 			req.Progress(e)
 		}
 	}
-	if err := c.checkConvert(ctx, req.Files, convertFields(req.Options, to)); err != nil {
+	op := "convert"
+	if req.Merge {
+		op = "merge" // each file is an input of the one merge task
+	}
+	if err := c.checkConvert(ctx, op, req.Files, convertFields(req.Options, to)); err != nil {
 		return nil, err
 	}
 	tasks := map[string]TaskDefinition{}

@@ -21,7 +21,7 @@ func newServeCmd(c *cli) *cobra.Command {
 	var addr, dataDir, apiKey, publicURL, webhookSecret string
 	var ttl, idle, taskTimeout time.Duration
 	var workers int
-	var asDaemon, allowPrivate bool
+	var asDaemon, allowPrivate, syncWrites bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the local CloudConvert-compatible server (API under /v2, sync API under /sync/v2)",
@@ -56,7 +56,7 @@ CLOUDCONVERT_BASE_URL.`,
 			if idle < 0 {
 				return usageErr("--idle-timeout must be 0 (never) or more")
 			}
-			cfg := localserver.Config{DataDir: dataDir, Addr: addr, APIKey: apiKey, FileTTL: ttl, BaseURL: publicURL,
+			cfg := localserver.Config{DataDir: dataDir, Addr: addr, APIKey: apiKey, FileTTL: ttl, BaseURL: publicURL, SyncWrites: syncWrites,
 				Workers: workers, IdleTimeout: idle, Logger: slog.New(slog.NewTextHandler(c.stderr, nil)),
 				TaskTimeout: taskTimeout, AllowPrivateURLs: allowPrivate, WebhookSecret: webhookSecret}
 			if asDaemon {
@@ -117,6 +117,7 @@ CLOUDCONVERT_BASE_URL.`,
 	f.BoolVar(&asDaemon, "daemon", false, "run as the background server (see cloudconvert local)")
 	f.MarkHidden("daemon")
 	f.DurationVar(&taskTimeout, "task-timeout", 10*time.Minute, "how long one task may run before it fails")
+	f.BoolVar(&syncWrites, "sync-writes", false, "fsync every acknowledged write, so it survives power loss too (a process crash loses nothing either way)")
 	f.BoolVar(&allowPrivate, "allow-private-urls", false, "let import/url, webhooks and capture-website reach loopback and private addresses (tests and local development only)")
 	f.StringVar(&webhookSecret, "webhook-secret", "", "secret that signs webhooks (default: a random one kept in the data dir)")
 	return cmd

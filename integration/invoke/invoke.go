@@ -122,10 +122,11 @@ type Options struct {
 	// MaxDownload bounds each file a transfer downloads; default 4 GiB.
 	MaxDownload int64
 	// Check, when set, looks at each call after its arguments are checked
-	// and before the policy is asked or the request is sent: rules of the
+	// and the policy allowed it, before the request is sent: rules of the
 	// service the schemas cannot say (say, the operations and options a
-	// server performs). An error stops the call, nothing sent. Calls the
-	// policy denies outright are not checked.
+	// server performs). An error stops the call, nothing sent. A call the
+	// policy refuses is never checked, so it sends nothing at all, not
+	// even what the check would fetch.
 	Check func(ctx context.Context, p *Prepared) *integration.Error
 }
 
@@ -318,13 +319,13 @@ func (v *Invoker) Invoke(ctx context.Context, c Call) (*Result, *integration.Err
 	}
 	res := &Result{Account: accountName(c.Account), Method: p.Function.Method, URL: p.URL(), RequestBody: p.Request.Body}
 	defer func() { res.Duration = time.Since(start) }()
-	if err := v.check(ctx, p); err != nil {
-		return res, err
-	}
 	if p.Function.Transfer != nil {
 		return v.transfer(ctx, p, res)
 	}
 	if err := v.Authorize(ctx, p); err != nil {
+		return res, err
+	}
+	if err := v.check(ctx, p); err != nil {
 		return res, err
 	}
 	if t := p.Request.Timeout; t > 0 {
@@ -343,9 +344,9 @@ func (v *Invoker) Invoke(ctx context.Context, c Call) (*Result, *integration.Err
 	return res, err
 }
 
-// check runs Options.Check, unless the policy denies the call anyway.
+// check runs Options.Check on an authorized call.
 func (v *Invoker) check(ctx context.Context, p *Prepared) *integration.Error {
-	if v.opts.Check == nil || v.Policy().Decide(p.Function.Kind) == Deny {
+	if v.opts.Check == nil {
 		return nil
 	}
 	err := v.opts.Check(ctx, p)

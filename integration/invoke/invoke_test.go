@@ -255,10 +255,10 @@ func TestNoURLForServer(t *testing.T) {
 	}
 }
 
-// TestCheck: Options.Check runs after the arguments are checked and before
-// the policy is asked: its error stops the call with nothing sent and no
-// one asked; a call the policy denies outright is not checked; a passing
-// check lets the call go.
+// TestCheck: Options.Check runs after the arguments are checked and the
+// policy allowed the call: its error stops the call with nothing sent; a
+// call the policy refuses (denied, or asked and declined) is never checked,
+// so it sends nothing at all; a passing check lets the call go.
 func TestCheck(t *testing.T) {
 	var checked, asked atomic.Int32
 	refuse := atomic.Bool{}
@@ -287,7 +287,7 @@ func TestCheck(t *testing.T) {
 		err.Error() != "cloudconvert.create_job: tasks: refused key-[redacted]" {
 		t.Fatalf("refused call: %v", err)
 	}
-	if len(s.Requests()) != 0 || asked.Load() != 0 || checked.Load() != 1 {
+	if len(s.Requests()) != 0 || asked.Load() != 1 || checked.Load() != 1 {
 		t.Fatalf("a refused check: %d requests, asked %d times, checked %d times", len(s.Requests()), asked.Load(), checked.Load())
 	}
 	// Bad arguments never reach the check.
@@ -295,7 +295,7 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("bad arguments: %v, checked %d times", err, checked.Load())
 	}
 	refuse.Store(false)
-	if _, err := inv.Invoke(ctx, call(t, "create_job", smallJob)); err != nil || asked.Load() != 1 || len(s.Requests()) != 1 {
+	if _, err := inv.Invoke(ctx, call(t, "create_job", smallJob)); err != nil || asked.Load() != 2 || len(s.Requests()) != 1 {
 		t.Fatalf("a passing check: %v, asked %d, %d requests", err, asked.Load(), len(s.Requests()))
 	}
 	inv.SetPolicy(invoke.Headless(false))

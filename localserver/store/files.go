@@ -81,9 +81,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // SaveFile streams r into the data directory, computing the MD5 and
 // enforcing maxBytes (<= 0: no cap), and records it for taskID. The bytes
-// are fsynced and renamed into place before the row commits, so a returned
-// FileRecord survives a crash; a crash earlier leaves only a temporary
-// file, removed at the next Open.
+// are renamed into place (fsynced first, with SyncWrites) before the row
+// commits, so a returned FileRecord survives a crash; a crash earlier
+// leaves only a temporary file, removed at the next Open.
 func (s *Store) SaveFile(ctx context.Context, taskID, filename string, r io.Reader, maxBytes int64) (FileRecord, error) {
 	id := uuid.NewString()
 	rel := filepath.Join(id[:2], id)
@@ -111,8 +111,10 @@ func (s *Store) SaveFile(ctx context.Context, taskID, filename string, r io.Read
 	if maxBytes > 0 && n > maxBytes {
 		return FileRecord{}, &FileTooLargeError{Limit: maxBytes}
 	}
-	if err := tmp.Sync(); err != nil {
-		return FileRecord{}, fmt.Errorf("store: save file: sync: %w", err)
+	if s.sync {
+		if err := tmp.Sync(); err != nil {
+			return FileRecord{}, fmt.Errorf("store: save file: sync: %w", err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return FileRecord{}, fmt.Errorf("store: save file: %w", err)
@@ -124,9 +126,11 @@ func (s *Store) SaveFile(ctx context.Context, taskID, filename string, r io.Read
 		return FileRecord{}, fmt.Errorf("store: save file: %w", err)
 	}
 	committed = true // the temp name is gone; clean up final on failure below
-	if err := syncDir(filepath.Dir(final)); err != nil {
-		os.Remove(final)
-		return FileRecord{}, fmt.Errorf("store: save file: %w", err)
+	if s.sync {
+		if err := syncDir(filepath.Dir(final)); err != nil {
+			os.Remove(final)
+			return FileRecord{}, fmt.Errorf("store: save file: %w", err)
+		}
 	}
 	now := s.now().UTC()
 	rec := FileRecord{ID: id, TaskID: taskID, Name: SanitizeName(filename), Path: final, Size: n,
