@@ -7,17 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/cctoolkit/cloudconvert/apierror"
 	"github.com/cctoolkit/cloudconvert/integration"
+	"github.com/cctoolkit/cloudconvert/integration/files"
 	"github.com/cctoolkit/cloudconvert/integration/transport"
 )
 
@@ -191,14 +188,18 @@ func (c *Client) UploadToForm(ctx context.Context, form *UploadForm, filename st
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return fmt.Errorf("upload: bad form URL %q", form.URL)
 	}
-	head, tail, ctype, err := multipartFrame(form.Fields, filename)
+	fields := make([]files.Field, len(form.Fields))
+	for i, f := range form.Fields {
+		fields[i] = files.Field{Name: f.Name, Value: f.Value}
+	}
+	head, tail, ctype, err := files.Frame(fields, "file", filename)
 	if err != nil {
 		return err
 	}
 	total := int64(len(head)) + size + int64(len(tail))
 	ctx = transport.WithClass(ctx, transport.Class{Retry: integration.RetryUnsent, Long: true, Function: "upload"})
-	newBody := func(src io.Reader) *countingReader {
-		return &countingReader{r: io.MultiReader(bytes.NewReader(head), io.LimitReader(src, size), bytes.NewReader(tail)), total: total, progress: progress}
+	newBody := func(src io.Reader) *files.Counter {
+		return files.NewCounter(io.MultiReader(bytes.NewReader(head), io.LimitReader(src, size), bytes.NewReader(tail)), total, files.Progress(progress))
 	}
 	body := newBody(r)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, form.URL, body)
@@ -228,52 +229,8 @@ func (c *Client) UploadToForm(ctx context.Context, form *UploadForm, filename st
 		ae.Function = "upload"
 		return ae
 	}
-	if body.n != total {
-		return fmt.Errorf("upload: sent %d of %d bytes (the source was shorter than its size)", body.n, total)
+	if body.N() != total {
+		return fmt.Errorf("upload: sent %d of %d bytes (the source was shorter than its size)", body.N(), total)
 	}
 	return nil
-}
-
-// multipartFrame renders everything of the body but the file's bytes.
-func multipartFrame(fields []FormField, filename string) (head, tail []byte, contentType string, err error) {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for _, f := range fields {
-		if err := mw.WriteField(f.Name, f.Value); err != nil {
-			return nil, nil, "", err
-		}
-	}
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="`+quoteEscaper.Replace(filename)+`"`)
-	ct := mime.TypeByExtension(filepath.Ext(filename))
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
-	h.Set("Content-Type", ct)
-	if _, err := mw.CreatePart(h); err != nil {
-		return nil, nil, "", err
-	}
-	head = bytes.Clone(buf.Bytes())
-	buf.Reset()
-	if err := mw.Close(); err != nil { // writes exactly the closing boundary
-		return nil, nil, "", err
-	}
-	return head, bytes.Clone(buf.Bytes()), mw.FormDataContentType(), nil
-}
-
-var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
-
-type countingReader struct {
-	r        io.Reader
-	n, total int64
-	progress TransferProgress
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.progress != nil && n > 0 {
-		c.progress(c.n, c.total)
-	}
-	return n, err
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cctoolkit/cloudconvert/integration/files"
 )
 
 // genReader is a deterministic, allocation-free source of bytes.
@@ -114,7 +116,7 @@ func TestUploadStreams1GiB(t *testing.T) {
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func TestMultipartFrame(t *testing.T) {
-	head, tail, ct, err := multipartFrame([]FormField{{"a", "1"}, {"b", "x y"}}, `we"ird.pdf`)
+	head, tail, ct, err := files.Frame([]files.Field{{Name: "a", Value: "1"}, {Name: "b", Value: "x y"}}, "file", `we"ird.pdf`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,14 +36,14 @@ func UploadRequest(ctx context.Context, rawURL string, fields []Field, fileField
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("the upload URL %q is not an http(s) URL", RedactQuery(rawURL))
 	}
-	head, tail, ctype, err := frame(fields, fileField, filename)
+	head, tail, ctype, err := Frame(fields, fileField, filename)
 	if err != nil {
 		return nil, err
 	}
 	total := int64(len(head)) + size + int64(len(tail))
 	body := func() io.ReadCloser {
 		r := io.MultiReader(bytes.NewReader(head), io.NewSectionReader(file, 0, size), bytes.NewReader(tail))
-		return io.NopCloser(&counter{r: r, total: total, progress: progress})
+		return io.NopCloser(NewCounter(r, total, progress))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, body())
 	if err != nil {
@@ -55,8 +55,10 @@ func UploadRequest(ctx context.Context, rawURL string, fields []Field, fileField
 	return req, nil
 }
 
-// frame renders everything of the body but the file's bytes.
-func frame(fields []Field, fileField, filename string) (head, tail []byte, contentType string, err error) {
+// Frame renders everything of a multipart/form-data upload body but the
+// file's bytes: head (the fields, then the file part's header), tail (the
+// closing boundary) and the Content-Type with its boundary.
+func Frame(fields []Field, fileField, filename string) (head, tail []byte, contentType string, err error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for _, f := range fields {
@@ -84,13 +86,22 @@ func frame(fields []Field, fileField, filename string) (head, tail []byte, conte
 
 var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
 
-type counter struct {
+// Counter counts the bytes read through it and reports them to progress.
+type Counter struct {
 	r        io.Reader
 	n, total int64
 	progress Progress
 }
 
-func (c *counter) Read(p []byte) (int, error) {
+// NewCounter reads r, of total bytes (-1 if unknown).
+func NewCounter(r io.Reader, total int64, progress Progress) *Counter {
+	return &Counter{r: r, total: total, progress: progress}
+}
+
+// N is how many bytes were read.
+func (c *Counter) N() int64 { return c.n }
+
+func (c *Counter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	if c.progress != nil && n > 0 {
