@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cctoolkit/cloudconvert/generated/cloudconvert"
+	"github.com/cctoolkit/cloudconvert/integration"
 	"github.com/cctoolkit/cloudconvert/integration/transport"
 )
 
@@ -64,9 +66,26 @@ type Source struct {
 	noticed    bool
 }
 
-// ListURL is the URL the catalogue is read from.
+// ListURL is the URL the catalogue is read from: the descriptor's
+// list_operations with its options included.
 func (s *Source) ListURL() string {
-	return strings.TrimRight(s.BaseURL, "/") + "/operations?include=options"
+	fn := cloudconvert.Descriptor().Function("list_operations")
+	req, err := fn.Build(integration.ObjectOf("include", "options"), integration.JSON)
+	if err != nil {
+		// The spec's own arguments: a descriptor that refuses them is a
+		// build gone wrong.
+		panic("catalogue: list_operations refuses include=options: " + err.Error())
+	}
+	return req.URL(s.BaseURL)
+}
+
+// listPath is ListURL without its query: the catalogue's own URL.
+func (s *Source) listPath() string {
+	u := s.ListURL()
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
 }
 
 // Catalogue returns the catalogue: from memory, else from disk when it is
@@ -131,7 +150,7 @@ func (s *Source) fetch(ctx context.Context) (*Catalogue, error) {
 			Policy: transport.Policy{MaxAttempts: 3, MaxElapsed: 10 * time.Second}}).Client()
 	}
 	first := s.ListURL()
-	c := &Catalogue{URL: strings.TrimSuffix(first, "?include=options"), FetchedAt: time.Now().UTC()}
+	c := &Catalogue{URL: s.listPath(), FetchedAt: time.Now().UTC()}
 	next := first
 	for pages := 0; next != ""; pages++ {
 		if pages == MaxPages {
@@ -215,7 +234,7 @@ func (s *Source) readCache() *Catalogue {
 		return nil
 	}
 	var c Catalogue
-	if json.Unmarshal(data, &c) != nil || c.URL != strings.TrimSuffix(s.ListURL(), "?include=options") || len(c.Operations) == 0 {
+	if json.Unmarshal(data, &c) != nil || c.URL != s.listPath() || len(c.Operations) == 0 {
 		return nil
 	}
 	if age := time.Since(c.FetchedAt); age < 0 || age > s.ttl() {
