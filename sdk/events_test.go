@@ -57,42 +57,44 @@ func TestWaitProgressFromEvents(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// The job cannot end before an event has shown the first upload
+	// finished: the second file ("gate") is uploaded only then. So the
+	// test waits for the event instead of racing the sync answer.
 	job, err := c.CreateJob(ctx, NewJob("live", map[string]TaskDefinition{
-		"up":  TaskDef("import/upload", nil),
-		"out": TaskDef("export/url", nil, "up"),
+		"up":   TaskDef("import/upload", nil),
+		"gate": TaskDef("import/upload", nil),
+		"out":  TaskDef("export/url", nil, "up", "gate"),
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	img, err := os.ReadFile(filepath.Join(writeImages(t), "a.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, tk := range *job.Tasks {
+		ids[*tk.Name] = tk.Id
+	}
+	upload := func(name string) {
+		if err := c.Upload(ctx, ids[name], name+".png", bytes.NewReader(img), int64(len(img)), nil); err != nil {
+			t.Error(err)
+		}
+	}
 	var mu sync.Mutex
 	var seen []Progress
-	firstEvent := make(chan struct{})
-	var once sync.Once
-	go func() {
-		// Upload once the wait reports (it has subscribed by then).
-		select {
-		case <-firstEvent:
-		case <-ctx.Done():
-			return
-		}
-		for _, tk := range *job.Tasks {
-			if *tk.Name == "up" {
-				img, err := os.ReadFile(filepath.Join(writeImages(t), "a.png"))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if err := c.Upload(ctx, tk.Id, "in.png", bytes.NewReader(img), int64(len(img)), nil); err != nil {
-					t.Error(err)
-				}
-			}
-		}
-	}()
+	var first, upDone sync.Once
 	done, err := c.WaitJob(ctx, job.Id, &WaitOptions{PollInterval: time.Hour, Progress: func(p Progress) {
 		mu.Lock()
 		seen = append(seen, p)
 		mu.Unlock()
-		once.Do(func() { close(firstEvent) })
+		// Upload once the wait reports (it has subscribed by then).
+		first.Do(func() { go upload("up") })
+		for _, tp := range p.Tasks {
+			if tp.Name == "up" && tp.Status == "finished" && p.Via == "events" {
+				upDone.Do(func() { go upload("gate") })
+			}
+		}
 	}})
 	if err != nil || done.Status != "finished" {
 		t.Fatalf("wait: %v %v", done, err)
