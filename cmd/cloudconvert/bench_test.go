@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cctoolkit/cloudconvert/internal/benchpair"
 	"github.com/cctoolkit/cloudconvert/sdk"
@@ -44,8 +43,8 @@ func BenchmarkCommand(b *testing.B) {
 }
 
 // BenchmarkConvert40PNG converts 40 small PNGs to JPG against the local
-// server (in process) two ways, interleaved in each iteration (the order
-// alternates), and reports both and their ratio:
+// server (in process) two ways, in turn in each iteration (benchpair), and
+// reports both and their ratio convert/base64:
 //
 //   - convert: the convert command (in process, -q): 40 uploads, the job,
 //     40 downloads, --parallel at once (the sub-benchmark's; 4 is the
@@ -107,25 +106,7 @@ func BenchmarkConvert40PNG(b *testing.B) {
 			}
 			convert() // warm up both: connections, engines
 			inline()
-			var tConvert, tInline time.Duration
-			n := 0
-			for b.Loop() {
-				first, second := convert, inline
-				d1, d2 := &tConvert, &tInline
-				if n%2 == 1 {
-					first, second, d1, d2 = inline, convert, &tInline, &tConvert
-				}
-				start := time.Now()
-				first()
-				*d1 += time.Since(start)
-				start = time.Now()
-				second()
-				*d2 += time.Since(start)
-				n++
-			}
-			b.ReportMetric(float64(tConvert.Nanoseconds())/float64(n), "convert-ns/op")
-			b.ReportMetric(float64(tInline.Nanoseconds())/float64(n), "base64-ns/op")
-			b.ReportMetric(float64(tConvert)/float64(tInline), "ratio")
+			benchpair.Run(b, benchpair.Side{Name: "base64", Run: inline}, benchpair.Side{Name: "convert", Run: convert})
 		})
 	}
 }

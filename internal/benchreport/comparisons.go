@@ -43,6 +43,11 @@ var comparisons = []comparison{
 		floor:  "the same steps as direct calls: decode base64 + write the file, engine convert, read the result",
 		metric: "job/direct", max: 1.5,
 	}}},
+	{id: "convert-40", pkg: "cmd/cloudconvert", bench: "^BenchmarkConvert40PNG$/^parallel=4$", benchtime: "3x", rows: []row{{
+		what:   "cloudconvert convert of 40 small PNGs to JPG (40 uploads, the job, 40 downloads; --parallel 4)",
+		floor:  "the same job created through the API with the files inline (import/base64): no client-side transfers",
+		metric: "convert/base64", max: 1.5,
+	}}},
 	{id: "pdf-4", pkg: "localserver", bench: "^BenchmarkPDFToPNG$/^pages=4$", benchtime: "2x", rows: []row{{
 		what:   "PDF → PNG at 150 DPI per page, 4-page text document (local server's engine: PDFium)",
 		floor:  "pdftoppm -r 150 -png on the same file (poppler, a process per document)",
