@@ -17,11 +17,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cctoolkit/cloudconvert/internal/testcache"
 	"github.com/cctoolkit/cloudconvert/localserver"
 	"github.com/cctoolkit/cloudconvert/localserver/engine"
 )
@@ -70,6 +72,11 @@ func Start(t testing.TB, o Options) *Server {
 	hs := httptest.NewUnstartedServer(nil)
 	base := "http://" + hs.Listener.Addr().String()
 	cache := o.PDFiumCacheDir
+	if cache == "" {
+		// A CI run shares one cache between its test binaries (see
+		// testcache); alone, a test compiles PDFium into its own temp dir.
+		cache = os.Getenv(testcache.Env)
+	}
 	if cache == "" {
 		cache = t.TempDir()
 	}
