@@ -166,8 +166,15 @@ var (
 
 // Catalogue lists every capability of the local engines, sorted by
 // operation, input and output format. Entries whose external engine is not
-// installed are included with Available false and a Note.
+// installed are included with Available false and a Note. The slice is the
+// caller's; the Options in it are shared and must not be changed.
 func (r *Registry) Catalogue() []Capability {
+	return slices.Clone(r.caps)
+}
+
+// buildCatalogue makes the catalogue of the engines NewRegistry detected;
+// it is built once because every task is validated against it.
+func (r *Registry) buildCatalogue() []Capability {
 	var caps []Capability
 	add := func(op, in, out, eng string, opts ...Option) {
 		all := append(append([]Option{}, opts...), common(op)...)
@@ -281,8 +288,13 @@ func (r *Registry) Catalogue() []Capability {
 
 // Operations lists the operations the local engines perform, sorted.
 func (r *Registry) Operations() []string {
+	return slices.Clone(r.ops)
+}
+
+// operationsOf lists the operations of a sorted catalogue once each.
+func operationsOf(caps []Capability) []string {
 	var ops []string
-	for _, c := range r.Catalogue() {
+	for _, c := range caps {
 		if len(ops) == 0 || ops[len(ops)-1] != c.Operation {
 			ops = append(ops, c.Operation)
 		}
@@ -337,8 +349,7 @@ func defaultOutput(op, in string) string {
 // supported pair, known options of the right types and values, and an
 // installed engine. It returns the capability.
 func (r *Registry) validate(req *Request) (Capability, error) {
-	caps := r.Catalogue()
-	ops := r.Operations()
+	caps, ops := r.caps, r.ops
 	if !slices.Contains(ops, req.Operation) {
 		if why, ok := RealServiceOnly()[req.Operation]; ok {
 			return Capability{}, newError(CodeUnsupportedConversion, nil, "operation %s runs on the real CloudConvert service only: %s", req.Operation, why)
@@ -494,7 +505,7 @@ func optBool(opts map[string]any, key string, def bool) (bool, error) {
 // including those whose external engine is not installed.
 func (r *Registry) targets(op, in string) []string {
 	var out []string
-	for _, c := range r.Catalogue() {
+	for _, c := range r.caps {
 		if c.Operation == op && (c.InputFormat == in || c.InputFormat == "*") && c.OutputFormat != "" && c.OutputFormat != "*" {
 			out = append(out, c.OutputFormat)
 		}
@@ -506,7 +517,7 @@ func (r *Registry) targets(op, in string) []string {
 // inputsOf lists the input formats of op.
 func (r *Registry) inputsOf(op string) []string {
 	var in []string
-	for _, c := range r.Catalogue() {
+	for _, c := range r.caps {
 		if c.Operation == op {
 			in = append(in, c.InputFormat)
 		}

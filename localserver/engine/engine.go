@@ -145,6 +145,8 @@ type Registry struct {
 	opts        Options
 	libreoffice string // "" when not installed
 	chromium    string
+	caps        []Capability // the catalogue, fixed once the engines are detected
+	ops         []string     // its operations, sorted
 
 	pdfiumMu       sync.Mutex
 	pdfiumPool     pdfium.Pool
@@ -168,6 +170,8 @@ func NewRegistry(opts Options) *Registry {
 	r := &Registry{opts: opts}
 	r.libreoffice = detect(opts.LibreOfficePath, "soffice", "libreoffice")
 	r.chromium = detect(opts.ChromiumPath, "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+	r.caps = r.buildCatalogue()
+	r.ops = operationsOf(r.caps)
 	return r
 }
 
@@ -330,7 +334,7 @@ func (r *Registry) Engines() []EngineInfo {
 			r.chVersion = programVersion(r.chromium)
 		}
 	})
-	caps := r.Catalogue()
+	caps := r.caps
 	return []EngineInfo{
 		{Name: engineGoImage, Version: goVersion(), Available: true, Handles: handles(caps, engineGoImage),
 			Note: "Go's image packages; WebP is written by libwebp compiled to WebAssembly, run on wazero"},
