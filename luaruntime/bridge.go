@@ -344,7 +344,7 @@ func fromGo(L *lua.LState, v any, depth int) (lua.LValue, error) {
 // --- docs ---
 
 func (x *exec) docsList(L *lua.LState) int {
-	docs := x.r.docs
+	docs := x.r.ListDocs()
 	t := L.CreateTable(len(docs), 0)
 	for _, p := range docs {
 		e := L.CreateTable(0, 2)

@@ -2,6 +2,7 @@ package luaruntime
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -10,8 +11,32 @@ import (
 )
 
 // ListDocs lists the runtime docs pages: the descriptor's, then
-// Options.ExtraDocs.
-func (r *Runtime) ListDocs() []*integration.DocPage { return r.docs }
+// Options.ExtraDocs, then Options.ExtraDocsFunc's.
+func (r *Runtime) ListDocs() []*integration.DocPage {
+	r.lazyDocsOnce.Do(func() {
+		r.allDocs = r.docs
+		if r.opts.ExtraDocsFunc == nil {
+			return
+		}
+		extra := r.opts.ExtraDocsFunc()
+		if len(extra) == 0 {
+			return
+		}
+		seen := make(map[string]bool, len(r.docs)+len(extra))
+		for _, p := range r.docs {
+			seen[p.Name] = true
+		}
+		all := slices.Clip(slices.Clone(r.docs))
+		for _, p := range extra {
+			if p != nil && p.Name != "" && !seen[p.Name] {
+				seen[p.Name] = true
+				all = append(all, p)
+			}
+		}
+		r.allDocs = all
+	})
+	return r.allDocs
+}
 
 // DocHit is a search result.
 type DocHit struct {
@@ -28,7 +53,7 @@ func (r *Runtime) SearchDocs(q string) []DocHit {
 		return nil
 	}
 	var hits []DocHit
-	for _, p := range r.docs {
+	for _, p := range r.ListDocs() {
 		text := strings.ToLower(p.Text)
 		title := strings.ToLower(p.Name + " " + p.Title)
 		score, first := 0, -1
@@ -78,7 +103,7 @@ func snippet(text string, at int) string {
 // ("create_job") finds its page too.
 func (r *Runtime) ReadDoc(name string) (string, error) {
 	var names []string
-	for _, p := range r.docs {
+	for _, p := range r.ListDocs() {
 		if p.Name == name || p.Name == r.in.Slug+"."+name {
 			return p.Text, nil
 		}
@@ -91,7 +116,7 @@ func (r *Runtime) ReadDoc(name string) (string, error) {
 func (r *Runtime) ListDocsText() string {
 	var b strings.Builder
 	b.WriteString("Docs pages (read one with lua_read_doc(page) or docs.read(page)):\n")
-	for _, p := range r.docs {
+	for _, p := range r.ListDocs() {
 		fmt.Fprintf(&b, "- %s: %s\n", p.Name, p.Title)
 	}
 	return b.String()

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
@@ -79,6 +80,11 @@ type Options struct {
 	// e.g. from what a server performs. A name the descriptor has already
 	// is an error.
 	ExtraDocs []*integration.DocPage
+	// ExtraDocsFunc, when set, makes more such pages on first use (when
+	// docs are listed, searched or read), so that a script that reads no
+	// docs does not pay for them. It must not fail: a page it cannot make
+	// is left out. A page whose name is taken already is left out too.
+	ExtraDocsFunc func() []*integration.DocPage
 }
 
 // Runtime is a host for Lua scripts. It is safe for concurrent use.
@@ -88,6 +94,9 @@ type Runtime struct {
 	inv  *invoke.Invoker
 	in   *integration.Integration
 	docs []*integration.DocPage // the descriptor's, then Options.ExtraDocs
+
+	lazyDocsOnce sync.Once
+	allDocs      []*integration.DocPage // docs, then Options.ExtraDocsFunc's
 }
 
 // New makes a runtime.

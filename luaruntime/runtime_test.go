@@ -449,35 +449,62 @@ return table.concat(names, ","), hits[1].name, ref:sub(1, 40), page == short, to
 	}
 }
 
-// TestExtraDocs: pages given at run time (Options.ExtraDocs) follow the
-// descriptor's in docs.list, and docs.read, docs.search, lua_read_doc and
-// lua_search_docs find them; a name taken twice is refused.
+// TestExtraDocs: pages given at run time, as a list (Options.ExtraDocs)
+// or made on first use (Options.ExtraDocsFunc), follow the descriptor's
+// in docs.list, and docs.read, docs.search, lua_read_doc and
+// lua_search_docs find them. A name taken twice is refused in the list and
+// left out of the made pages; pages are made once, and not before a
+// script asks for docs.
 func TestExtraDocs(t *testing.T) {
 	inv, err := invoke.New(invoke.Options{Integration: cloudconvert.Descriptor()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	extra := []*integration.DocPage{{Name: "cloudconvert.operations.convert", Title: "Operations: convert",
-		Text: "# Operations: convert\n\n| `pixel_density` | integer | `150` | Resolution |\n"}}
-	rt, err := New(Options{Invoker: inv, ExtraDocs: extra})
-	if err != nil {
-		t.Fatal(err)
+	page := func() *integration.DocPage {
+		return &integration.DocPage{Name: "cloudconvert.operations.convert", Title: "Operations: convert",
+			Text: "# Operations: convert\n\n| `pixel_density` | integer | `150` | Resolution |\n"}
 	}
-	res := rt.Execute(context.Background(), `
+	made := 0
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"list", Options{Invoker: inv, ExtraDocs: []*integration.DocPage{page()}}},
+		{"made on first use", Options{Invoker: inv, ExtraDocsFunc: func() []*integration.DocPage {
+			made++
+			return []*integration.DocPage{page(), {Name: "cloudconvert.create_job", Title: "taken"}, nil}
+		}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			made = 0
+			rt, err := New(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := rt.Execute(context.Background(), `return 1`); res.Error != nil || made != 0 {
+				t.Fatalf("a script without docs: %v, pages made %d times", res.Error, made)
+			}
+			res := rt.Execute(context.Background(), `
 local pages = docs.list()
 local hits = docs.search("pixel_density")
 return pages[#pages].name, #pages, hits[1].name, docs.read("operations.convert"):sub(1, 21), lua_read_doc("cloudconvert.operations.convert") == docs.read("cloudconvert.operations.convert"),
-  lua_search_docs("pixel_density"):find("cloudconvert.operations.convert", 1, true) ~= nil, lua_list_docs():find("Operations: convert", 1, true) ~= nil
+  lua_search_docs("pixel_density"):find("cloudconvert.operations.convert", 1, true) ~= nil, lua_list_docs():find("Operations: convert", 1, true) ~= nil,
+  docs.read("create_job") ~= "taken"
 `)
-	if res.Error != nil {
-		t.Fatal(res.Error)
-	}
-	want := []any{"cloudconvert.operations.convert", int64(len(cloudconvert.Descriptor().Docs) + 1), "cloudconvert.operations.convert", "# Operations: convert", true, true, true}
-	if !reflect.DeepEqual(res.Values, want) {
-		t.Fatalf("got %#v\nwant %#v", res.Values, want)
-	}
-	if got := rt.ListDocs(); len(got) != len(cloudconvert.Descriptor().Docs)+1 || len(cloudconvert.Descriptor().Docs) == len(got) {
-		t.Fatalf("ListDocs: %d pages", len(got))
+			if res.Error != nil {
+				t.Fatal(res.Error)
+			}
+			want := []any{"cloudconvert.operations.convert", int64(len(cloudconvert.Descriptor().Docs) + 1), "cloudconvert.operations.convert", "# Operations: convert", true, true, true, true}
+			if !reflect.DeepEqual(res.Values, want) {
+				t.Fatalf("got %#v\nwant %#v", res.Values, want)
+			}
+			if got := rt.ListDocs(); len(got) != len(cloudconvert.Descriptor().Docs)+1 {
+				t.Fatalf("ListDocs: %d pages", len(got))
+			}
+			if tc.opts.ExtraDocsFunc != nil && made != 1 {
+				t.Errorf("the pages were made %d times, want once", made)
+			}
+		})
 	}
 	if _, err := New(Options{Invoker: inv, ExtraDocs: []*integration.DocPage{{Name: "cloudconvert.create_job"}}}); err == nil || !strings.Contains(err.Error(), `"cloudconvert.create_job" is there twice`) {
 		t.Fatalf("a page named twice: %v", err)

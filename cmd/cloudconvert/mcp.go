@@ -126,11 +126,7 @@ func (c *cli) newMCPRuntime(ctx context.Context, policy invoke.Policy, account s
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	pages, err := operationPages()
-	if err != nil {
-		return nil, err
-	}
-	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: account, Limits: limits, ExtraDocs: pages})
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: account, Limits: limits, ExtraDocsFunc: c.operationDocs})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}

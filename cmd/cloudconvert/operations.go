@@ -52,6 +52,18 @@ func operationPages() ([]*integration.DocPage, error) {
 		Describe: func(op string) string { return descs[op] }}), nil
 }
 
+// operationDocs is the runtimes' ExtraDocsFunc: the operations pages take
+// some milliseconds to make, which a script that reads no docs should not
+// pay at every start.
+func (c *cli) operationDocs() []*integration.DocPage {
+	pages, err := operationPages()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "cloudconvert: note: the operations docs pages could not be made (%v); the other docs pages are there\n", err)
+		return nil
+	}
+	return pages
+}
+
 // catalogueDir is where catalogues are kept: $CLOUDCONVERT_CACHE_DIR, else
 // <user cache dir>/cloudconvert, then operations/.
 func (c *cli) catalogueDir() string {

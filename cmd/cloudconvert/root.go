@@ -206,11 +206,7 @@ func (c *cli) runtimeFor(set *accounts.Set, o runtimeOptions) (*luaruntime.Runti
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	pages, err := operationPages()
-	if err != nil {
-		return nil, err
-	}
-	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: o.account, Limits: o.limits, ExtraDocs: pages})
+	rt, err := luaruntime.New(luaruntime.Options{Invoker: inv, DefaultAccount: o.account, Limits: o.limits, ExtraDocsFunc: c.operationDocs})
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
