@@ -71,6 +71,11 @@ func TestOperationsDocsCLI(t *testing.T) {
 			t.Errorf("the convert page lacks %q", want)
 		}
 	}
+	// Scripts make the pages on first use (ExtraDocsFunc): they are there.
+	code, out, errOut := run(t, env, "lua", "-e", `print(docs.read("operations.convert"):sub(1, 21), lua_search_docs("pixel_density"):find("cloudconvert.operations.convert", 1, true) ~= nil)`)
+	if code != 0 || out != "# Operations: convert\ttrue\n" {
+		t.Errorf("lua reading the operations pages: exit %d\n%s%s", code, out, errOut)
+	}
 }
 
 // TestConvertChecksOptions: `convert` checks its tasks against the
