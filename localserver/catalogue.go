@@ -3,7 +3,6 @@ package localserver
 import (
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -80,16 +79,7 @@ func realOnlyCapabilities() []engine.Capability {
 func Catalogue(reg *engine.Registry) []engine.Capability {
 	caps := append(transferCapabilities(), reg.Catalogue()...)
 	caps = append(caps, realOnlyCapabilities()...)
-	sort.SliceStable(caps, func(i, j int) bool {
-		a, b := caps[i], caps[j]
-		if a.Operation != b.Operation {
-			return a.Operation < b.Operation
-		}
-		if a.InputFormat != b.InputFormat {
-			return a.InputFormat < b.InputFormat
-		}
-		return a.OutputFormat < b.OutputFormat
-	})
+	engine.SortCapabilities(caps)
 	return caps
 }
 

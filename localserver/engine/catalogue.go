@@ -273,6 +273,13 @@ func (r *Registry) buildCatalogue() []Capability {
 	)
 	add("pdf/decrypt", "pdf", "pdf", enginePDFium,
 		Option{Name: "password", Type: "string", Description: "The PDF's password (user or owner); may be omitted when the PDF opens without one."})
+	SortCapabilities(caps)
+	return caps
+}
+
+// SortCapabilities orders capabilities as catalogues list them: by
+// operation, input and output format, keeping the order of equal ones.
+func SortCapabilities(caps []Capability) {
 	sort.SliceStable(caps, func(i, j int) bool {
 		a, b := caps[i], caps[j]
 		if a.Operation != b.Operation {
@@ -283,7 +290,6 @@ func (r *Registry) buildCatalogue() []Capability {
 		}
 		return a.OutputFormat < b.OutputFormat
 	})
-	return caps
 }
 
 // Operations lists the operations the local engines perform, sorted.
