@@ -156,7 +156,7 @@ func TestRealtimeSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev := <-userJobs; ev.Event != sdk.EventJobCreated || ev.Job.Id != job.Id {
+	if ev := receive(t, userJobs, "the user's jobs channel"); ev.Event != sdk.EventJobCreated || ev.Job.Id != job.Id {
 		t.Fatalf("user channel: %+v", ev)
 	}
 	jobEvents, err := c.SubscribeJob(ctx, job.Id)
@@ -181,27 +181,35 @@ func TestRealtimeSubscriptions(t *testing.T) {
 	if err := c.Upload(ctx, up.Id, "in.png", bytes.NewReader(img), int64(len(img)), nil); err != nil {
 		t.Fatal(err)
 	}
-	ev := <-jobEvents
+	ev := receive(t, jobEvents, "the job's channel")
 	if ev.Event != sdk.EventJobFinished || ev.Job.Status != "finished" || len(*ev.Job.Tasks) != 2 {
 		t.Errorf("job event %s %s with %d tasks", ev.Event, ev.Job.Status, len(*ev.Job.Tasks))
 	}
 	finished := map[string]bool{}
 	for len(finished) < 2 {
-		te, ok := <-taskEvents
-		if !ok {
-			t.Fatal("task events closed early")
-		}
+		te := receive(t, taskEvents, "the job's tasks channel")
 		if te.Event == sdk.EventTaskFinished {
 			finished[*te.Task.Name] = true
 		}
 	}
-	if te := <-upEvents; te.Event != sdk.EventTaskFinished || te.Task.Id != up.Id {
+	if te := receive(t, upEvents, "the task's channel"); te.Event != sdk.EventTaskFinished || te.Task.Id != up.Id {
 		t.Errorf("task channel: %s %s", te.Event, te.Task.Id)
 	}
 	cancel()
 	if _, ok := <-jobEvents; ok {
 		t.Error("the channel stays open after its context ended")
 	}
+}
+
+// receive takes the next event of a subscription, failing the test when
+// the subscription ended (its context's deadline) without one.
+func receive[E any](t *testing.T, ch <-chan E, what string) E {
+	t.Helper()
+	e, ok := <-ch
+	if !ok {
+		t.Fatalf("%s ended without the expected event", what)
+	}
+	return e
 }
 
 // TestRealtimeRefusals: a subscription is authorised: another user's job,

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/cctoolkit/cloudconvert/accounts"
 	cloudconvert "github.com/cctoolkit/cloudconvert/generated/cloudconvert"
@@ -102,6 +103,10 @@ type Client struct {
 	log       *slog.Logger
 	// catalogue checks ConvertFiles' tasks (WithCatalogue); nil: not checked.
 	catalogue *catalogue.Source
+	// socketAcks is set once the realtime endpoint acknowledged a
+	// subscribe: later subscriptions wait for their acknowledgement
+	// (see subscribeWait).
+	socketAcks atomic.Bool
 }
 
 type config struct {

@@ -90,7 +90,11 @@ const eventBuffer = 64
 // subscribeWait bounds the wait for the endpoint's answer to a subscribe
 // sent on a connected socket. The local server acknowledges at once;
 // CloudConvert's endpoint only reports refusals, so after this long the
-// subscription is taken as made. connectWait bounds the whole setup.
+// subscription is taken as made. Once an endpoint has acknowledged one
+// subscribe, a client waits for the acknowledgement of the others up to
+// connectWait: on a loaded machine an answer can take longer than
+// subscribeWait, and a subscription taken as made before the server joined
+// it would miss the events that follow. connectWait bounds the whole setup.
 const (
 	subscribeWait = 2 * time.Second
 	connectWait   = 20 * time.Second
@@ -268,9 +272,10 @@ wait:
 				stop()
 				return nil, err
 			}
+			c.socketAcks.Store(true)
 			break wait
 		case <-sent:
-			if acked == nil {
+			if acked == nil && !c.socketAcks.Load() {
 				acked = time.After(subscribeWait)
 			}
 		case <-acked:
