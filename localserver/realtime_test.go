@@ -260,15 +260,47 @@ func TestRealtimeRefusals(t *testing.T) {
 func TestRealtimeIdleConnectionsClosed(t *testing.T) {
 	e := newEnv(t)
 	e.srv.rt.subscribeExpiry.Store(int64(100 * time.Millisecond))
-	opts := sio.DefaultOptions()
-	opts.SetForceNew(true)
-	opts.SetReconnection(false)
-	opts.SetTransports(types.NewSet[transports.TransportCtor](transports.WebSocket))
-	sock, err := sio.Connect(e.srv.SocketIOURL(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sock := dialSocket(t, e.srv.SocketIOURL())
 	defer sock.Disconnect()
 	waitFor(t, "the connection", func() bool { return e.srv.Stats().RealtimeConnections == 1 })
 	waitFor(t, "the idle connection to be closed", func() bool { return e.srv.Stats().RealtimeConnections == 0 })
+}
+
+// dialSocket connects a Socket.IO client (no reconnection) and waits for
+// its "connect". Under -race on a loaded machine the client library
+// (v3.0.6) can miss the engine's "open" and never connect (4 of 200
+// attempts in one measurement; the server answered all of 400 raw
+// handshakes in time), so an attempt is given 3 s and made up to 5 times,
+// as the sdk does (sdk/events.go, attemptWait).
+func dialSocket(t *testing.T, url string) *sio.Socket {
+	t.Helper()
+	for attempt := 1; attempt <= 5; attempt++ {
+		opts := sio.DefaultOptions()
+		opts.SetForceNew(true)
+		opts.SetReconnection(false)
+		opts.SetAutoConnect(false)
+		opts.SetTimeout(3 * time.Second)
+		opts.SetTransports(types.NewSet[transports.TransportCtor](transports.WebSocket))
+		sock, err := sio.Connect(url, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		connected := make(chan struct{}, 1)
+		sock.On("connect", func(...any) {
+			select {
+			case connected <- struct{}{}:
+			default:
+			}
+		})
+		sock.Connect()
+		select {
+		case <-connected:
+			return sock
+		case <-time.After(4 * time.Second):
+			t.Logf("realtime connection attempt %d: no connect within 4s; trying again", attempt)
+			sock.Disconnect()
+		}
+	}
+	t.Fatal("no realtime connection in 5 attempts")
+	return nil
 }
