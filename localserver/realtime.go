@@ -45,6 +45,7 @@ const (
 	maxSocketMessage      = 64 << 10
 	socketConnectExpiry   = 45 * time.Second
 	socketSubscribeExpiry = time.Minute
+	maxEarlyExpiryChecks  = 10
 )
 
 // realtime is the Socket.IO endpoint.
@@ -138,6 +139,7 @@ func (rt *realtime) broadcast(e *event) {
 type conn struct {
 	mu       sync.Mutex
 	channels map[string]bool
+	expire   *time.Timer  // closes the connection while it subscribes to nothing
 	pending  atomic.Int64 // packets created and not yet handed to the transport
 	dropped  sync.Once
 }
@@ -151,16 +153,35 @@ func (c *conn) locked(fn func()) {
 func (rt *realtime) connected(sock *socket.Socket) {
 	rt.conns.Add(1)
 	c := &conn{channels: map[string]bool{}}
-	// A connection that subscribes to nothing only holds a slot.
-	expire := time.AfterFunc(time.Duration(rt.subscribeExpiry.Load()), func() {
-		empty := false
-		c.locked(func() { empty = len(c.channels) == 0 })
-		if empty {
-			sock.Disconnect(true)
-		}
+	// A connection that subscribes to nothing only holds a slot. This
+	// runs before the socket counts as connected, and Disconnect does
+	// nothing until it does: a check that comes too early (a loaded
+	// machine) looks again a period later, a few times at most (a socket
+	// that never connects is closed by the connect timeout). The timer
+	// stops at disconnect.
+	expiry := time.Duration(rt.subscribeExpiry.Load())
+	early := 0
+	c.locked(func() {
+		c.expire = time.AfterFunc(expiry, func() {
+			disconnect := false
+			c.locked(func() {
+				switch {
+				case len(c.channels) > 0:
+				case !sock.Connected():
+					if early++; early <= maxEarlyExpiryChecks {
+						c.expire.Reset(expiry)
+					}
+				default:
+					disconnect = true
+				}
+			})
+			if disconnect {
+				sock.Disconnect(true)
+			}
+		})
 	})
 	sock.On("disconnect", func(...any) {
-		expire.Stop()
+		c.locked(func() { c.expire.Stop() })
 		rt.conns.Add(-1)
 	})
 	// Packets wait in the engine's buffer while the transport is busy; a
