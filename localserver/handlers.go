@@ -622,9 +622,16 @@ func bounds(p *integration.Param, lo, hi, def int) (int, int, int) {
 }
 
 // pageOf cuts one page out of n items: [from, to).
-func pageOf(n, page, perPage int) (from, to int) {
-	from = min((page-1)*perPage, n) // both bounded by pageParams: no overflow
-	return from, min(from+perPage, n)
+// pageViews renders the items of one page of a sorted list and says
+// whether a page follows.
+func pageViews[T, V any](items []T, page, perPage int, render func(T) V) (views []V, hasNext bool) {
+	from := min((page-1)*perPage, len(items)) // both bounded by pageParams: no overflow
+	to := min(from+perPage, len(items))
+	views = make([]V, 0, to-from)
+	for _, it := range items[from:to] {
+		views = append(views, render(it))
+	}
+	return views, to < len(items)
 }
 
 func (s *Server) envelope(path string, q url.Values, page, perPage, count int, hasNext bool, data any) listEnvelope {
@@ -678,13 +685,10 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, c *call) {
 			match = append(match, j)
 		}
 		sort.Slice(match, func(a, b int) bool { return match[a].local.Seq > match[b].local.Seq })
-		from, to := pageOf(len(match), page, perPage)
-		views = make([]jobView, 0, to-from)
-		for _, j := range match[from:to] {
+		views, hasNext = pageViews(match, page, perPage, func(j *Job) jobView {
 			v := s.renderJob(j, withTasks)
-			views = append(views, jobView{Job: v, Tasks: v.Tasks})
-		}
-		hasNext = to < len(match)
+			return jobView{Job: v, Tasks: v.Tasks}
+		})
 	})
 	c.ok(w, http.StatusOK, s.envelope("/v2/jobs", q, page, perPage, len(views), hasNext, views))
 }
@@ -709,12 +713,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request, c *call) {
 			match = append(match, t)
 		}
 		sort.Slice(match, func(a, b int) bool { return match[a].local.Seq > match[b].local.Seq })
-		from, to := pageOf(len(match), page, perPage)
-		views = make([]*Task, 0, to-from)
-		for _, t := range match[from:to] {
-			views = append(views, s.render(t))
-		}
-		hasNext = to < len(match)
+		views, hasNext = pageViews(match, page, perPage, s.render)
 	})
 	c.ok(w, http.StatusOK, s.envelope("/v2/tasks", q, page, perPage, len(views), hasNext, views))
 }

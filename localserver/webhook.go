@@ -391,12 +391,7 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *call) {
 			}
 			return match[a].ID < match[b].ID
 		})
-		from, to := pageOf(len(match), page, perPage)
-		views = make([]*Webhook, 0, to-from)
-		for _, h := range match[from:to] {
-			views = append(views, s.renderHook(h))
-		}
-		hasNext = to < len(match)
+		views, hasNext = pageViews(match, page, perPage, s.renderHook)
 	})
 	c.ok(w, http.StatusOK, s.envelope("/v2/users/me/webhooks", q, page, perPage, len(views), hasNext, views))
 }
