@@ -164,6 +164,7 @@ type Server struct {
 	signKey  []byte
 	handler  http.Handler
 	httpSrv  *http.Server
+	fresh    freshConns // connections without a request yet, closed at once by Close
 	listener net.Listener
 	dialer   *net.Dialer // the guarded dialer, for capture-website
 	// hookSecretPath is where the generated webhook secret is kept ("" when
@@ -255,7 +256,7 @@ func (s *Server) Serve(ln net.Listener) {
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
 		s.loopbackOnly.Store(a.IP.IsLoopback())
 	}
-	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug), ConnState: s.fresh.track}
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
@@ -505,11 +506,7 @@ func (s *Server) Close() error {
 		var errs []error
 		s.rt.close() // first: its long-polling requests would hold Shutdown
 		if s.httpSrv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := s.httpSrv.Shutdown(ctx); err != nil {
-				s.httpSrv.Close()
-			}
-			cancel()
+			s.shutdownHTTP()
 		}
 		s.cancel()
 		s.locked(func() {
@@ -536,6 +533,30 @@ func (s *Server) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// shutdownHTTP lets the requests in flight finish (for up to 5 s) and
+// closes the connections. Connections that have not begun a request are
+// closed at once, and again every 20 ms while Shutdown waits (one may have
+// been accepted as it began), instead of being waited for.
+func (s *Server) shutdownHTTP() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.httpSrv.Shutdown(ctx) }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for { // bounded: Shutdown returns by ctx's deadline
+		s.fresh.closeAll()
+		select {
+		case err := <-done:
+			if err != nil {
+				s.httpSrv.Close()
+			}
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // load reads every job and task into memory.

@@ -39,7 +39,7 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer, progr
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, &integration.Error{Kind: integration.KindTransport, Function: "download", Message: c.redact(redactQuery(err.Error())), Err: err}
+		return 0, c.transferError("download", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -277,9 +277,35 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func redactQuery(s string) string {
-	if i := strings.IndexByte(s, '?'); i >= 0 {
-		return s[:i] + "?…"
+// transferError is the error of an upload or download that got no
+// answer: the transport's own when it gave one (it names the URL without
+// its query), or one made here with the pre-signed query taken out.
+func (c *Client) transferError(function string, err error) error {
+	var ie *integration.Error
+	if errors.As(err, &ie) {
+		return ie
 	}
-	return s
+	return &integration.Error{Kind: integration.KindTransport, Function: function, Message: c.redact(redactQuery(err.Error())), Err: err}
+}
+
+// redactQuery replaces every URL query in s (a pre-signed URL's signature)
+// with "?…", keeping the rest, such as the cause after a quoted URL.
+func redactQuery(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '?')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString("?…")
+		// The query ends where the quoted URL or the word does; the cause
+		// after it ("Post \"URL\": EOF") is kept.
+		end := strings.IndexAny(s[i:], "\" \t\n")
+		if end < 0 {
+			return b.String()
+		}
+		s = s[i+end:]
+	}
 }

@@ -76,7 +76,13 @@ func TestWaitProgressFromEvents(t *testing.T) {
 	for _, tk := range *job.Tasks {
 		ids[*tk.Name] = tk.Id
 	}
+	// The server finishes the job as it stores the last file, which can
+	// be before the client has read the upload's answer: the test waits
+	// for both uploads before it cancels ctx.
+	var uploads sync.WaitGroup
+	defer uploads.Wait()
 	upload := func(name string) {
+		defer uploads.Done()
 		if err := c.Upload(ctx, ids[name], name+".png", bytes.NewReader(img), int64(len(img)), nil); err != nil {
 			t.Error(err)
 		}
@@ -89,10 +95,10 @@ func TestWaitProgressFromEvents(t *testing.T) {
 		seen = append(seen, p)
 		mu.Unlock()
 		// Upload once the wait reports (it has subscribed by then).
-		first.Do(func() { go upload("up") })
+		first.Do(func() { uploads.Add(1); go upload("up") })
 		for _, tp := range p.Tasks {
 			if tp.Name == "up" && tp.Status == "finished" && p.Via == "events" {
-				upDone.Do(func() { go upload("gate") })
+				upDone.Do(func() { uploads.Add(1); go upload("gate") })
 			}
 		}
 	}})

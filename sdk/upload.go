@@ -220,7 +220,7 @@ func (c *Client) UploadToForm(ctx context.Context, form *UploadForm, filename st
 	req.Header.Set("Content-Type", ctype)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return &integration.Error{Kind: integration.KindTransport, Function: "upload", Message: c.redact(redactQuery(err.Error())), Err: err}
+		return c.transferError("upload", err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -141,3 +142,42 @@ func TestMultipartFrame(t *testing.T) {
 }
 
 var mimeParse = mime.ParseMediaType
+
+// TestRedactQuery: the query of a pre-signed URL is taken out of an error
+// message, and the cause written after the URL is kept.
+func TestRedactQuery(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`Post "http://h/u?sig=abc": EOF`, `Post "http://h/u?…": EOF`},
+		{`Get "https://h/a?x=1&sig=s" then "https://h/b?sig=t": connection refused`, `Get "https://h/a?…" then "https://h/b?…": connection refused`},
+		{`no query here`, `no query here`},
+		{`http://h/u?sig=abc`, `http://h/u?…`},
+		{`http://h/u?sig=abc tail`, `http://h/u?… tail`},
+	} {
+		if got := redactQuery(tc.in); got != tc.want {
+			t.Errorf("redactQuery(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestUploadErrorNamesCause: an upload whose connection fails says why,
+// without the form URL's query (its signature).
+func TestUploadErrorNamesCause(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: the connection is refused
+	c, err := New(testKey, WithBaseURL("http://"+addr+"/v2"), WithRetryPolicy(fastRetry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := &UploadForm{URL: "http://" + addr + "/upload?signature=s3cr3t", Fields: []FormField{{"key", "k"}}}
+	err = c.UploadToForm(context.Background(), form, "a.txt", strings.NewReader("hi"), 2, nil)
+	if err == nil {
+		t.Fatal("an upload to a closed port succeeded")
+	}
+	if msg := err.Error(); strings.Contains(msg, "s3cr3t") || !strings.Contains(msg, "refused") {
+		t.Errorf("upload error %q: want the cause (connection refused) and no signature", msg)
+	}
+}
