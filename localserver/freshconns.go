@@ -33,13 +33,17 @@ func (f *freshConns) track(c net.Conn, state http.ConnState) {
 
 // closeAll closes the connections that have not begun a request.
 func (f *freshConns) closeAll() {
+	for _, c := range f.snapshot() {
+		_ = c.Close()
+	}
+}
+
+func (f *freshConns) snapshot() []net.Conn {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	conns := make([]net.Conn, 0, len(f.conns))
 	for c := range f.conns {
 		conns = append(conns, c)
 	}
-	f.mu.Unlock()
-	for _, c := range conns {
-		_ = c.Close()
-	}
+	return conns
 }

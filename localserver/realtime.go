@@ -31,6 +31,11 @@ import (
 // SocketIOPath is where the realtime endpoint is served.
 const SocketIOPath = "/socket.io/"
 
+// AcknowledgesSubscribeEvent is emitted to every new connection: this
+// endpoint acknowledges each subscribe (sdk's acknowledgesSubscribeEvent
+// is the same name).
+const AcknowledgesSubscribeEvent = "acknowledges_subscribe"
+
 // Bounds of the realtime endpoint: connections at once, channels per
 // connection, events waiting for the broadcaster, packets waiting to be
 // written to one connection (beyond it the client is too slow and is
@@ -80,6 +85,18 @@ func newRealtime(s *Server) *realtime {
 	rt.io.Use(func(sock *socket.Socket, next func(*socket.ExtendedError)) {
 		rt.connected(sock)
 		next(nil)
+	})
+	// Tell the client, right after its connect, that every subscribe gets
+	// an answer here (CloudConvert's endpoint answers only refusals), so
+	// the sdk waits for it however long a loaded machine takes instead of
+	// taking the subscription as made after a while. Clients that do not
+	// know the event ignore it.
+	rt.io.On("connection", func(args ...any) {
+		if len(args) > 0 {
+			if sock, ok := args[0].(*socket.Socket); ok {
+				sock.Emit(AcknowledgesSubscribeEvent)
+			}
+		}
 	})
 	return rt
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -137,7 +138,16 @@ func sdkClient(t *testing.T, e *env, key string) *sdk.Client {
 // the Socket.IO endpoint: job, job tasks, task and user channels receive
 // their events with the webhook payloads' shape.
 func TestRealtimeSubscriptions(t *testing.T) {
-	e := newEnv(t)
+	var log lockedBuffer
+	e := newEnv(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	began := time.Now()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("after %v; the server's log:\n%s", time.Since(began), log.String())
+		}
+	})
 	c := sdkClient(t, e, testKey)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -198,6 +208,50 @@ func TestRealtimeSubscriptions(t *testing.T) {
 	cancel()
 	if _, ok := <-jobEvents; ok {
 		t.Error("the channel stays open after its context ended")
+	}
+}
+
+// TestRealtimeSlowAcknowledgement: a Go subscription to the local server
+// is made only once the server has joined it, however long that takes. The
+// server's state lock is held for 3 s, longer than the 2 s after which a
+// subscription to CloudConvert (which answers only refusals) is taken as
+// made; SubscribeJob must not return before the lock is given back, and
+// the next event arrives. The client is new: no earlier acknowledgement
+// taught it that this endpoint answers.
+func TestRealtimeSlowAcknowledgement(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code, body, _ := e.do("POST", "/v2/jobs", map[string]any{"tasks": map[string]any{"up": map[string]any{"operation": "import/upload"}}})
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	data := body["data"].(map[string]any)
+	jobID := data["id"].(string)
+	upID := data["tasks"].([]any)[0].(map[string]any)["id"].(string)
+	held, releasing := make(chan struct{}), make(chan struct{})
+	go e.srv.locked(func() {
+		close(held)
+		time.Sleep(3 * time.Second)
+		close(releasing)
+	})
+	<-held
+	c := sdkClient(t, e, testKey)
+	events, err := c.SubscribeJob(ctx, jobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-releasing:
+	default:
+		t.Fatal("SubscribeJob returned while the server could not have joined the channel yet")
+	}
+	img := testPNG(2, 2)
+	if err := c.Upload(ctx, upID, "in.png", bytes.NewReader(img), int64(len(img)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if ev := receive(t, events, "the job's channel"); ev.Event != sdk.EventJobFinished {
+		t.Errorf("event %s, want %s", ev.Event, sdk.EventJobFinished)
 	}
 }
 

@@ -88,16 +88,21 @@ func (c *Client) SocketURL() string { return c.socketURL }
 const eventBuffer = 64
 
 // subscribeWait bounds the wait for the endpoint's answer to a subscribe
-// sent on a connected socket. The local server acknowledges at once;
-// CloudConvert's endpoint only reports refusals, so after this long the
-// subscription is taken as made. Once an endpoint has acknowledged one
-// subscribe, a client waits for the acknowledgement of the others up to
-// connectWait: on a loaded machine an answer can take longer than
-// subscribeWait, and a subscription taken as made before the server joined
-// it would miss the events that follow. connectWait bounds the whole setup.
+// sent on a connected socket. CloudConvert's endpoint only reports
+// refusals, so after this long the subscription is taken as made. The
+// local server acknowledges every subscribe and says so at connect
+// (acknowledgesSubscribeEvent); with such an endpoint, and once an
+// endpoint has acknowledged one subscribe, a client waits for the
+// acknowledgement up to connectWait: on a loaded machine an answer can
+// take longer than subscribeWait, and a subscription taken as made before
+// the server joined it would miss the events that follow. connectWait
+// bounds the whole setup.
 const (
-	subscribeWait = 2 * time.Second
-	connectWait   = 20 * time.Second
+	// acknowledgesSubscribeEvent is the local server's announcement
+	// (localserver.AcknowledgesSubscribeEvent).
+	acknowledgesSubscribeEvent = "acknowledges_subscribe"
+	subscribeWait              = 2 * time.Second
+	connectWait                = 20 * time.Second
 	// attemptWait bounds one connection attempt. Short: the socket.io
 	// client (v3.0.6) can miss the engine's "open" when it comes before
 	// its listener is attached, and then only this timeout, followed by
@@ -226,6 +231,14 @@ func subscribe[E any](ctx context.Context, c *Client, channel string, decode fun
 		default:
 		}
 	}
+	// An endpoint that acknowledges every subscribe says so at connect.
+	announced := make(chan struct{}, 1)
+	sock.On(acknowledgesSubscribeEvent, func(...any) {
+		select {
+		case announced <- struct{}{}:
+		default:
+		}
+	})
 	// Subscribe on every (re)connection: a new connection has no channels.
 	sock.On("connect", func(...any) { sendSubscribe() })
 	sock.On("subscription_error", func(args ...any) {
@@ -274,6 +287,9 @@ wait:
 			}
 			c.socketAcks.Store(true)
 			break wait
+		case <-announced:
+			c.socketAcks.Store(true)
+			acked = nil // the answer will come: wait for it (up to connectWait)
 		case <-sent:
 			if acked == nil && !c.socketAcks.Load() {
 				acked = time.After(subscribeWait)
