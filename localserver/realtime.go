@@ -2,6 +2,7 @@ package localserver
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -147,6 +148,9 @@ func (rt *realtime) broadcast(e *event) {
 		}
 		data = map[string]any{"task": e.task}
 	}
+	if rt.s.log.Enabled(rt.s.ctx, slog.LevelDebug) {
+		rt.s.log.Debug("localserver: realtime event", "event", e.name, "channels", strings.Join(channels, " "))
+	}
 	for _, ch := range channels {
 		rt.io.To(socket.Room(ch)).Emit(e.name, ch, data)
 	}
@@ -197,9 +201,10 @@ func (rt *realtime) connected(sock *socket.Socket) {
 			}
 		})
 	})
-	sock.On("disconnect", func(...any) {
+	sock.On("disconnect", func(args ...any) {
 		c.locked(func() { c.expire.Stop() })
 		rt.conns.Add(-1)
+		rt.s.log.Debug("localserver: realtime connection closed", "socket", string(sock.Id()), "reason", firstArg(args))
 	})
 	// Packets wait in the engine's buffer while the transport is busy; a
 	// client that stops reading would make it grow without bound, so it is
@@ -288,6 +293,7 @@ func (rt *realtime) subscribe(sock *socket.Socket, c *conn, args []any) {
 		return
 	}
 	sock.Join(socket.Room(channel))
+	rt.s.log.Debug("localserver: realtime subscribed", "socket", string(sock.Id()), "channel", short(channel))
 	if ack != nil {
 		ack([]any{map[string]any{"status": http.StatusOK}}, nil)
 	}
@@ -325,4 +331,12 @@ func (rt *realtime) authorize(channel, authorization string) (int, string) {
 		return http.StatusForbidden, fmt.Sprintf("the API key's user may not listen on %s (no such %s of this user)", short(channel), kind)
 	}
 	return http.StatusOK, ""
+}
+
+// firstArg is an event's first argument as text (a disconnect's reason).
+func firstArg(args []any) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return fmt.Sprint(args[0])
 }

@@ -125,9 +125,10 @@ func TestEventBusNeverBlocks(t *testing.T) {
 	}
 }
 
-func sdkClient(t *testing.T, e *env, key string) *sdk.Client {
+func sdkClient(t *testing.T, e *env, key string, opts ...sdk.Option) *sdk.Client {
 	t.Helper()
-	c, err := sdk.New(key, sdk.WithBaseURL(e.URL+"/v2"), sdk.WithSyncURL(e.URL+"/sync/v2"), sdk.WithSocketURL(e.srv.SocketIOURL()))
+	opts = append([]sdk.Option{sdk.WithBaseURL(e.URL + "/v2"), sdk.WithSyncURL(e.URL + "/sync/v2"), sdk.WithSocketURL(e.srv.SocketIOURL())}, opts...)
+	c, err := sdk.New(key, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,17 +139,9 @@ func sdkClient(t *testing.T, e *env, key string) *sdk.Client {
 // the Socket.IO endpoint: job, job tasks, task and user channels receive
 // their events with the webhook payloads' shape.
 func TestRealtimeSubscriptions(t *testing.T) {
-	var log lockedBuffer
-	e := newEnv(t, func(c *Config) {
-		c.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
-	began := time.Now()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("after %v; the server's log:\n%s", time.Since(began), log.String())
-		}
-	})
-	c := sdkClient(t, e, testKey)
+	log := failureLog(t)
+	e := newEnv(t, func(c *Config) { c.Logger = log })
+	c := sdkClient(t, e, testKey, sdk.WithLogger(log))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	user, err := c.GetCurrentUser(ctx)
@@ -219,7 +212,8 @@ func TestRealtimeSubscriptions(t *testing.T) {
 // the next event arrives. The client is new: no earlier acknowledgement
 // taught it that this endpoint answers.
 func TestRealtimeSlowAcknowledgement(t *testing.T) {
-	e := newEnv(t)
+	log := failureLog(t)
+	e := newEnv(t, func(c *Config) { c.Logger = log })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code, body, _ := e.do("POST", "/v2/jobs", map[string]any{"tasks": map[string]any{"up": map[string]any{"operation": "import/upload"}}})
@@ -236,7 +230,7 @@ func TestRealtimeSlowAcknowledgement(t *testing.T) {
 		close(releasing)
 	})
 	<-held
-	c := sdkClient(t, e, testKey)
+	c := sdkClient(t, e, testKey, sdk.WithLogger(log))
 	events, err := c.SubscribeJob(ctx, jobID)
 	if err != nil {
 		t.Fatal(err)
@@ -250,9 +244,28 @@ func TestRealtimeSlowAcknowledgement(t *testing.T) {
 	if err := c.Upload(ctx, upID, "in.png", bytes.NewReader(img), int64(len(img)), nil); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			_, job, _ := e.do("GET", "/v2/jobs/"+jobID, nil)
+			t.Logf("the job as the API shows it: %s", jsonStr(job))
+		}
+	})
 	if ev := receive(t, events, "the job's channel"); ev.Event != sdk.EventJobFinished {
 		t.Errorf("event %s, want %s", ev.Event, sdk.EventJobFinished)
 	}
+}
+
+// failureLog is a debug log for the server and the client of one test,
+// printed (with the time since the test began) only if the test fails.
+func failureLog(t *testing.T) *slog.Logger {
+	var buf lockedBuffer
+	began := time.Now()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("failed after %v; the server's and the client's log:\n%s", time.Since(began), buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // receive takes the next event of a subscription, failing the test when

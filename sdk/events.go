@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -248,6 +249,13 @@ func subscribe[E any](ctx context.Context, c *Client, channel string, decode fun
 		}
 	})
 	sock.Io().On("reconnect_failed", func(...any) { sub.close() })
+	// Events sent while the connection is down are not sent again: say so.
+	sock.On("disconnect", func(args ...any) {
+		if ctx.Err() == nil && c.log.Enabled(ctx, slog.LevelInfo) {
+			c.log.LogAttrs(ctx, slog.LevelInfo, "cloudconvert: realtime connection lost; events until it is back are missed",
+				slog.String("channel", channel), slog.String("reason", firstArg(args)))
+		}
+	})
 	sock.OnAny(func(args ...any) {
 		if len(args) < 3 {
 			return
@@ -277,6 +285,7 @@ func subscribe[E any](ctx context.Context, c *Client, channel string, decode fun
 	setup := time.NewTimer(connectWait)
 	defer setup.Stop()
 	var acked <-chan time.Time // runs from the first subscribe sent
+	confirmed := "acknowledged"
 wait:
 	for {
 		select {
@@ -295,6 +304,7 @@ wait:
 				acked = time.After(subscribeWait)
 			}
 		case <-acked:
+			confirmed = "no answer within " + subscribeWait.String() + ", taken as made"
 			break wait // no answer: an endpoint that only reports refusals
 		case <-sub.done:
 			stop()
@@ -306,6 +316,9 @@ wait:
 			stop()
 			return nil, ctx.Err()
 		}
+	}
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		c.log.LogAttrs(ctx, slog.LevelDebug, "cloudconvert: subscribed", slog.String("channel", channel), slog.String("confirmed", confirmed))
 	}
 	go func() {
 		select {
@@ -330,4 +343,12 @@ func ackError(channel string, args []any) error {
 	}
 	msg, _ := m["message"].(string)
 	return &SubscriptionError{Channel: channel, Status: int(status), Message: msg}
+}
+
+// firstArg is an event's first argument as text (a disconnect's reason).
+func firstArg(args []any) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return fmt.Sprint(args[0])
 }
