@@ -139,7 +139,7 @@ func sdkClient(t *testing.T, e *env, key string, opts ...sdk.Option) *sdk.Client
 // the Socket.IO endpoint: job, job tasks, task and user channels receive
 // their events with the webhook payloads' shape.
 func TestRealtimeSubscriptions(t *testing.T) {
-	log := failureLog(t)
+	log, _ := failureLog(t)
 	e := newEnv(t, func(c *Config) { c.Logger = log })
 	c := sdkClient(t, e, testKey, sdk.WithLogger(log))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -212,7 +212,7 @@ func TestRealtimeSubscriptions(t *testing.T) {
 // the next event arrives. The client is new: no earlier acknowledgement
 // taught it that this endpoint answers.
 func TestRealtimeSlowAcknowledgement(t *testing.T) {
-	log := failureLog(t)
+	log, _ := failureLog(t)
 	e := newEnv(t, func(c *Config) { c.Logger = log })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -255,17 +255,61 @@ func TestRealtimeSlowAcknowledgement(t *testing.T) {
 	}
 }
 
+// TestRealtimeSubscriptionRedials: a Go subscription outlives a restart of
+// the server (the sdk redials and subscribes again) and gets the events
+// that follow; once the server is gone for good, the channel closes after
+// the redials, before the caller's deadline.
+func TestRealtimeSubscriptionRedials(t *testing.T) {
+	log, buf := failureLog(t)
+	e := newEnv(t, func(c *Config) { c.Logger = log })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, body, _ := e.do("POST", "/v2/jobs", map[string]any{"tasks": map[string]any{"up": map[string]any{"operation": "import/upload"}}})
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	data := body["data"].(map[string]any)
+	jobID := data["id"].(string)
+	upID := data["tasks"].([]any)[0].(map[string]any)["id"].(string)
+	c := sdkClient(t, e, testKey, sdk.WithLogger(log))
+	events, err := c.SubscribeJob(ctx, jobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	for i := 0; !strings.Contains(buf.String(), "subscribed again"); i++ {
+		if i == 400 {
+			t.Fatal("the subscription was not renewed within 20 s of the restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	img := testPNG(2, 2)
+	if err := c.Upload(ctx, upID, "in.png", bytes.NewReader(img), int64(len(img)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if ev := receive(t, events, "the job's channel"); ev.Event != sdk.EventJobFinished {
+		t.Errorf("event %s, want %s", ev.Event, sdk.EventJobFinished)
+	}
+	e.stop()
+	if _, ok := <-events; ok {
+		t.Error("an event came from a stopped server")
+	}
+	if ctx.Err() != nil {
+		t.Error("the channel stayed open until the caller's deadline, not closed after the redials")
+	}
+}
+
 // failureLog is a debug log for the server and the client of one test,
 // printed (with the time since the test began) only if the test fails.
-func failureLog(t *testing.T) *slog.Logger {
-	var buf lockedBuffer
+func failureLog(t *testing.T) (*slog.Logger, *lockedBuffer) {
+	buf := new(lockedBuffer)
 	began := time.Now()
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("failed after %v; the server's and the client's log:\n%s", time.Since(began), buf.String())
 		}
 	})
-	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
 // receive takes the next event of a subscription, failing the test when

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	eio "github.com/zishang520/socket.io/clients/engine/v3"
 	"github.com/zishang520/socket.io/clients/engine/v3/transports"
 	sio "github.com/zishang520/socket.io/clients/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -197,74 +198,9 @@ func subscribe[E any](ctx context.Context, c *Client, channel string, decode fun
 	if c.socketURL == "" {
 		return nil, ErrNoEvents
 	}
-	opts := sio.DefaultOptions()
-	opts.SetForceNew(true) // one connection per subscription, never the library's shared cache
-	opts.SetTransports(types.NewSet[transports.TransportCtor](transports.WebSocket))
-	opts.SetReconnectionAttempts(6)
-	opts.SetReconnectionDelay(200)
-	opts.SetReconnectionDelayMax(2000)
-	opts.SetTimeout(attemptWait)
-	opts.SetAutoConnect(false) // connect once the listeners are in place
-	opts.SetExtraHeaders(http.Header{"User-Agent": {c.ua}})
-	sock, err := sio.Connect(c.socketURL, opts)
-	if err != nil {
-		return nil, fmt.Errorf("cloudconvert: realtime endpoint %s: %w", c.socketURL, err)
-	}
 	sub := &subscription[E]{ch: make(chan E, eventBuffer), done: make(chan struct{})}
-	answered := make(chan error, 1)
-	answer := func(err error) {
-		select {
-		case answered <- err:
-		default:
-		}
-	}
-	sent := make(chan struct{}, 1)
-	payload := map[string]any{"channel": channel, "auth": map[string]any{"headers": map[string]any{"Authorization": c.auth}}}
-	sendSubscribe := func() {
-		_ = sock.Emit("subscribe", payload, func(args []any, err error) {
-			if err != nil {
-				return // no acknowledgement: an endpoint that does not send them
-			}
-			answer(ackError(channel, args))
-		})
-		select {
-		case sent <- struct{}{}:
-		default:
-		}
-	}
-	// An endpoint that acknowledges every subscribe says so at connect.
-	announced := make(chan struct{}, 1)
-	sock.On(acknowledgesSubscribeEvent, func(...any) {
-		select {
-		case announced <- struct{}{}:
-		default:
-		}
-	})
-	// Subscribe on every (re)connection: a new connection has no channels.
-	sock.On("connect", func(...any) { sendSubscribe() })
-	sock.On("subscription_error", func(args ...any) {
-		if len(args) >= 2 && fmt.Sprint(args[0]) == channel {
-			status, _ := args[1].(float64)
-			answer(&SubscriptionError{Channel: channel, Status: int(status)})
-		}
-	})
-	sock.Io().On("reconnect_failed", func(...any) { sub.close() })
-	// Events sent while the connection is down are not sent again: say so.
-	sock.On("disconnect", func(args ...any) {
-		if ctx.Err() == nil && c.log.Enabled(ctx, slog.LevelInfo) {
-			c.log.LogAttrs(ctx, slog.LevelInfo, "cloudconvert: realtime connection lost; events until it is back are missed",
-				slog.String("channel", channel), slog.String("reason", firstArg(args)))
-		}
-	})
-	sock.OnAny(func(args ...any) {
-		if len(args) < 3 {
-			return
-		}
-		name, _ := args[0].(string)
-		if ch, _ := args[1].(string); ch != channel || name == "subscription_error" {
-			return
-		}
-		raw, err := json.Marshal(args[2])
+	l := newLink(c, channel, func(name string, data any) {
+		raw, err := json.Marshal(data)
 		if err != nil {
 			return
 		}
@@ -276,58 +212,293 @@ func subscribe[E any](ctx context.Context, c *Client, channel string, decode fun
 			sub.deliver(ctx, e)
 		}
 	})
-	stop := func() {
-		sock.Disconnect()
-		sock.Io().Engine().Close()
+	fail := func(err error) (<-chan E, error) {
+		l.hangUp()
 		sub.close()
+		return nil, err
 	}
-	sock.Connect()
 	setup := time.NewTimer(connectWait)
 	defer setup.Stop()
-	var acked <-chan time.Time // runs from the first subscribe sent
+	if err := l.connect(ctx, setup.C, 0); err != nil {
+		return fail(err)
+	}
+	// Connected and the subscribe sent: wait for its answer where one comes.
+	var acked <-chan time.Time
+	if !c.socketAcks.Load() {
+		acked = time.After(subscribeWait)
+	}
 	confirmed := "acknowledged"
 wait:
 	for {
 		select {
-		case err := <-answered:
+		case err := <-l.answered:
 			if err != nil {
-				stop()
-				return nil, err
+				return fail(err)
 			}
 			c.socketAcks.Store(true)
 			break wait
-		case <-announced:
+		case <-l.announced:
 			c.socketAcks.Store(true)
 			acked = nil // the answer will come: wait for it (up to connectWait)
-		case <-sent:
-			if acked == nil && !c.socketAcks.Load() {
-				acked = time.After(subscribeWait)
-			}
 		case <-acked:
 			confirmed = "no answer within " + subscribeWait.String() + ", taken as made"
 			break wait // no answer: an endpoint that only reports refusals
-		case <-sub.done:
-			stop()
-			return nil, fmt.Errorf("cloudconvert: could not connect to the realtime endpoint %s", c.socketURL)
+		case <-l.lost:
+			if err := l.connect(ctx, setup.C, 0); err != nil {
+				return fail(err)
+			}
 		case <-setup.C:
-			stop()
-			return nil, fmt.Errorf("cloudconvert: no connection to the realtime endpoint %s within %v", c.socketURL, connectWait)
+			return fail(fmt.Errorf("cloudconvert: no subscription to %s on the realtime endpoint %s within %v", channel, c.socketURL, connectWait))
 		case <-ctx.Done():
-			stop()
-			return nil, ctx.Err()
+			return fail(ctx.Err())
 		}
 	}
 	if c.log.Enabled(ctx, slog.LevelDebug) {
 		c.log.LogAttrs(ctx, slog.LevelDebug, "cloudconvert: subscribed", slog.String("channel", channel), slog.String("confirmed", confirmed))
 	}
 	go func() {
-		select {
-		case <-ctx.Done():
-		case <-sub.done:
-		}
-		stop()
+		defer sub.close()
+		defer l.hangUp()
+		l.keep(ctx)
 	}()
 	return sub.ch, nil
+}
+
+// link is one subscription's connection to the realtime endpoint. It dials
+// and redials itself rather than leaving that to the Socket.IO library:
+// the library (v3.0.6) arms its connect timer after the engine may already
+// be open, and a timer armed that late is never cleared, so it closed
+// established connections attemptWait after they were made (the events of
+// the gap were lost); when the open itself came first, the attempt stalled
+// until that timer. So the library's timer is set beyond any subscription's
+// life and its reconnection is off: a link gives each attempt attemptWait
+// to connect and redials a lost connection, renewing the subscription.
+type link struct {
+	c         *Client
+	channel   string
+	payload   map[string]any
+	onEvent   func(name string, data any)
+	answered  chan error    // the answer to a subscribe (acknowledgement or refusal)
+	announced chan struct{} // the endpoint said it answers every subscribe
+	connected chan struct{} // the current socket connected and sent its subscribe
+	failed    chan struct{} // the current socket's attempt failed
+	lost      chan struct{} // the current socket disconnected after connecting
+
+	mu   sync.Mutex
+	sock *sio.Socket // the current socket; nil once hung up
+}
+
+// libraryTimeout is the Socket.IO library's connect timeout: longer than
+// any subscription lives (see link).
+const libraryTimeout = 100 * 365 * 24 * time.Hour
+
+// Redials of a lost connection: at most redialAttempts, waiting a doubling
+// delay from redialDelay up to redialDelayMax between them.
+const (
+	redialAttempts = 6
+	redialDelay    = 200 * time.Millisecond
+	redialDelayMax = 2 * time.Second
+)
+
+func newLink(c *Client, channel string, onEvent func(string, any)) *link {
+	return &link{
+		c: c, channel: channel, onEvent: onEvent,
+		payload:   map[string]any{"channel": channel, "auth": map[string]any{"headers": map[string]any{"Authorization": c.auth}}},
+		answered:  make(chan error, 1),
+		announced: make(chan struct{}, 1),
+		connected: make(chan struct{}, 1),
+		failed:    make(chan struct{}, 1),
+		lost:      make(chan struct{}, 1),
+	}
+}
+
+// signal sets a one-slot flag without blocking.
+func signal[T any](ch chan T, v T) {
+	select {
+	case ch <- v:
+	default:
+	}
+}
+
+// drain clears a one-slot flag.
+func drain[T any](ch chan T) {
+	select {
+	case <-ch:
+	default:
+	}
+}
+
+// current reports whether sock is the link's socket (callbacks of a
+// socket that was hung up are ignored).
+func (l *link) current(sock *sio.Socket) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sock == sock
+}
+
+// dial makes a socket, makes it the current one and starts connecting it.
+func (l *link) dial() error {
+	opts := sio.DefaultOptions()
+	opts.SetForceNew(true) // one connection per subscription, never the library's shared cache
+	opts.SetTransports(types.NewSet[transports.TransportCtor](transports.WebSocket))
+	opts.SetReconnection(false)
+	opts.SetTimeout(libraryTimeout)
+	opts.SetAutoConnect(false) // connect once the listeners are in place
+	opts.SetExtraHeaders(http.Header{"User-Agent": {l.c.ua}})
+	sock, err := sio.Connect(l.c.socketURL, opts)
+	if err != nil {
+		return fmt.Errorf("cloudconvert: realtime endpoint %s: %w", l.c.socketURL, err)
+	}
+	sock.On(acknowledgesSubscribeEvent, func(...any) {
+		if l.current(sock) {
+			signal(l.announced, struct{}{})
+		}
+	})
+	// A new connection has no channels: subscribe on connect.
+	sock.On("connect", func(...any) {
+		if !l.current(sock) {
+			return
+		}
+		_ = sock.Emit("subscribe", l.payload, func(args []any, err error) {
+			if err == nil && l.current(sock) { // err: no answer, as from CloudConvert
+				signal(l.answered, ackError(l.channel, args))
+			}
+		})
+		signal(l.connected, struct{}{})
+	})
+	sock.On("connect_error", func(...any) {
+		if l.current(sock) {
+			signal(l.failed, struct{}{})
+		}
+	})
+	sock.On("subscription_error", func(args ...any) {
+		if len(args) >= 2 && fmt.Sprint(args[0]) == l.channel && l.current(sock) {
+			status, _ := args[1].(float64)
+			signal(l.answered, error(&SubscriptionError{Channel: l.channel, Status: int(status)}))
+		}
+	})
+	sock.On("disconnect", func(args ...any) {
+		if !l.current(sock) {
+			return // hung up by us
+		}
+		if l.c.log.Enabled(context.Background(), slog.LevelInfo) {
+			l.c.log.LogAttrs(context.Background(), slog.LevelInfo, "cloudconvert: realtime connection lost; events until it is back are missed",
+				slog.String("channel", l.channel), slog.String("reason", firstArg(args)))
+		}
+		signal(l.lost, struct{}{})
+	})
+	sock.OnAny(func(args ...any) {
+		if len(args) < 3 || !l.current(sock) {
+			return
+		}
+		name, _ := args[0].(string)
+		if ch, _ := args[1].(string); ch == l.channel && name != "subscription_error" {
+			l.onEvent(name, args[2])
+		}
+	})
+	l.hangUp()
+	l.mu.Lock()
+	l.sock = sock
+	l.mu.Unlock()
+	sock.Connect()
+	// A connection refused fails inside Connect, before the library's
+	// listeners exist: the engine is closed already.
+	if e := sock.Io().Engine(); e != nil && e.ReadyState() == eio.SocketStateClosed {
+		signal(l.failed, struct{}{})
+	}
+	return nil
+}
+
+// hangUp closes the current socket, if any.
+func (l *link) hangUp() {
+	l.mu.Lock()
+	sock := l.sock
+	l.sock = nil
+	l.mu.Unlock()
+	if sock == nil {
+		return
+	}
+	sock.Disconnect()
+	if e := sock.Io().Engine(); e != nil {
+		e.Close()
+	}
+}
+
+// connect dials until a socket connects: each attempt gets attemptWait,
+// with a doubling delay between attempts; at most maxAttempts of them (0:
+// no limit), never past deadline (nil: none) or ctx.
+func (l *link) connect(ctx context.Context, deadline <-chan time.Time, maxAttempts int) error {
+	delay := redialDelay
+	for attempt := 1; ; attempt++ {
+		drain(l.connected)
+		drain(l.failed)
+		drain(l.lost)
+		if err := l.dial(); err != nil {
+			return err
+		}
+		timer := time.NewTimer(attemptWait)
+		select {
+		case <-l.connected:
+			timer.Stop()
+			return nil
+		case <-l.failed:
+		case <-timer.C:
+		case <-deadline:
+			timer.Stop()
+			return fmt.Errorf("cloudconvert: no connection to the realtime endpoint %s within %v", l.c.socketURL, connectWait)
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		}
+		timer.Stop()
+		l.hangUp()
+		if maxAttempts > 0 && attempt >= maxAttempts {
+			return fmt.Errorf("cloudconvert: could not connect to the realtime endpoint %s (%d attempts)", l.c.socketURL, attempt)
+		}
+		pause := time.NewTimer(delay)
+		select {
+		case <-pause.C:
+		case <-deadline:
+			pause.Stop()
+			return fmt.Errorf("cloudconvert: no connection to the realtime endpoint %s within %v", l.c.socketURL, connectWait)
+		case <-ctx.Done():
+			pause.Stop()
+			return ctx.Err()
+		}
+		delay = min(2*delay, redialDelayMax)
+	}
+}
+
+// keep redials a lost connection until ctx ends; it returns when ctx
+// ends, when the redials fail, or when a renewed subscribe is refused.
+func (l *link) keep(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-l.answered:
+			if err != nil {
+				l.logEnd(ctx, err)
+				return
+			}
+		case <-l.lost:
+			if err := l.connect(ctx, nil, redialAttempts); err != nil {
+				if ctx.Err() == nil {
+					l.logEnd(ctx, err)
+				}
+				return
+			}
+			if l.c.log.Enabled(ctx, slog.LevelInfo) {
+				l.c.log.LogAttrs(ctx, slog.LevelInfo, "cloudconvert: realtime connection back; subscribed again", slog.String("channel", l.channel))
+			}
+		}
+	}
+}
+
+func (l *link) logEnd(ctx context.Context, err error) {
+	if l.c.log.Enabled(ctx, slog.LevelWarn) {
+		l.c.log.LogAttrs(ctx, slog.LevelWarn, "cloudconvert: realtime subscription ended", slog.String("channel", l.channel), slog.String("error", l.c.redact(err.Error())))
+	}
 }
 
 // ackError reads the local server's acknowledgement: {"status": 200} or a
