@@ -381,7 +381,7 @@ func TestRealtimeIdleConnectionsClosed(t *testing.T) {
 }
 
 // dialSocket connects a Socket.IO client (no reconnection) and waits for
-// its "connect". Under -race on a loaded machine the client library
+// its "connect", opening the engine before joining the namespace. Under -race on a loaded machine the client library
 // (v3.0.6) can miss the engine's "open" and never connect (4 of 200
 // attempts in one measurement; the server answered all of 400 raw
 // handshakes in time), so an attempt is given 3 s and made up to 5 times,
@@ -406,13 +406,35 @@ func dialSocket(t *testing.T, url string) *sio.Socket {
 			default:
 			}
 		})
-		sock.Connect()
-		select {
-		case <-connected:
-			return sock
-		case <-time.After(4 * time.Second):
-			t.Logf("realtime connection attempt %d: no connect within 4s; trying again", attempt)
-			sock.Disconnect()
+		// Open the engine, then join (as the sdk does: joining while the
+		// engine opens can send the namespace's CONNECT twice).
+		opened := make(chan error, 1)
+		sock.Io().Open(func(err error) {
+			select {
+			case opened <- err:
+			default:
+			}
+		})
+		giveUp := time.After(4 * time.Second)
+	wait:
+		for {
+			select {
+			case err := <-opened:
+				if err != nil {
+					t.Logf("realtime connection attempt %d: %v", attempt, err)
+					break wait
+				}
+				sock.Connect()
+			case <-connected:
+				return sock
+			case <-giveUp:
+				t.Logf("realtime connection attempt %d: no connect within 4s; trying again", attempt)
+				break wait
+			}
+		}
+		sock.Disconnect()
+		if e := sock.Io().Engine(); e != nil {
+			e.Close()
 		}
 	}
 	t.Fatal("no realtime connection in 5 attempts")

@@ -272,12 +272,14 @@ wait:
 // the gap were lost); when the open itself came first, the attempt stalled
 // until that timer. So the library's timer is set beyond any subscription's
 // life and its reconnection is off: a link gives each attempt attemptWait
-// to connect and redials a lost connection, renewing the subscription.
+// to connect and redials a lost connection, renewing the subscription. It
+// also joins the namespace only once the engine is open (see dial).
 type link struct {
 	c         *Client
 	channel   string
 	payload   map[string]any
 	onEvent   func(name string, data any)
+	opened    chan error    // the current socket's engine opened (nil) or could not
 	answered  chan error    // the answer to a subscribe (acknowledgement or refusal)
 	announced chan struct{} // the endpoint said it answers every subscribe
 	connected chan struct{} // the current socket connected and sent its subscribe
@@ -304,6 +306,7 @@ func newLink(c *Client, channel string, onEvent func(string, any)) *link {
 	return &link{
 		c: c, channel: channel, onEvent: onEvent,
 		payload:   map[string]any{"channel": channel, "auth": map[string]any{"headers": map[string]any{"Authorization": c.auth}}},
+		opened:    make(chan error, 1),
 		answered:  make(chan error, 1),
 		announced: make(chan struct{}, 1),
 		connected: make(chan struct{}, 1),
@@ -400,13 +403,31 @@ func (l *link) dial() error {
 	l.mu.Lock()
 	l.sock = sock
 	l.mu.Unlock()
-	sock.Connect()
-	// A connection refused fails inside Connect, before the library's
+	// The engine is opened first and the namespace joined once it is open
+	// (see connect): Socket.Connect on a manager still opening can send
+	// the namespace's CONNECT twice (once from Connect, once from the
+	// manager's "open"), and the server closes a connection that does.
+	sock.Io().Open(func(err error) {
+		if l.current(sock) {
+			signal(l.opened, err)
+		}
+	})
+	// A connection refused fails inside Open, before the library's
 	// listeners exist: the engine is closed already.
 	if e := sock.Io().Engine(); e != nil && e.ReadyState() == eio.SocketStateClosed {
 		signal(l.failed, struct{}{})
 	}
 	return nil
+}
+
+// join joins the namespace on the current socket once its engine is open.
+func (l *link) join() {
+	l.mu.Lock()
+	sock := l.sock
+	l.mu.Unlock()
+	if sock != nil {
+		sock.Connect()
+	}
 }
 
 // hangUp closes the current socket, if any.
@@ -430,6 +451,7 @@ func (l *link) hangUp() {
 func (l *link) connect(ctx context.Context, deadline <-chan time.Time, maxAttempts int) error {
 	delay := redialDelay
 	for attempt := 1; ; attempt++ {
+		drain(l.opened)
 		drain(l.connected)
 		drain(l.failed)
 		drain(l.lost)
@@ -437,18 +459,28 @@ func (l *link) connect(ctx context.Context, deadline <-chan time.Time, maxAttemp
 			return err
 		}
 		timer := time.NewTimer(attemptWait)
-		select {
-		case <-l.connected:
-			timer.Stop()
-			return nil
-		case <-l.failed:
-		case <-timer.C:
-		case <-deadline:
-			timer.Stop()
-			return fmt.Errorf("cloudconvert: no connection to the realtime endpoint %s within %v", l.c.socketURL, connectWait)
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
+	attempt:
+		for {
+			select {
+			case err := <-l.opened:
+				if err != nil {
+					break attempt
+				}
+				l.join()
+			case <-l.connected:
+				timer.Stop()
+				return nil
+			case <-l.failed:
+				break attempt
+			case <-timer.C:
+				break attempt
+			case <-deadline:
+				timer.Stop()
+				return fmt.Errorf("cloudconvert: no connection to the realtime endpoint %s within %v", l.c.socketURL, connectWait)
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			}
 		}
 		timer.Stop()
 		l.hangUp()
