@@ -216,13 +216,7 @@ func TestRealtimeSlowAcknowledgement(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Logger = log })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code, body, _ := e.do("POST", "/v2/jobs", map[string]any{"tasks": map[string]any{"up": map[string]any{"operation": "import/upload"}}})
-	if code != 201 {
-		t.Fatalf("create: %d %v", code, body)
-	}
-	data := body["data"].(map[string]any)
-	jobID := data["id"].(string)
-	upID := data["tasks"].([]any)[0].(map[string]any)["id"].(string)
+	jobID, upID := uploadJob(t, e)
 	held, releasing := make(chan struct{}), make(chan struct{})
 	go e.srv.locked(func() {
 		close(held)
@@ -264,13 +258,7 @@ func TestRealtimeSubscriptionRedials(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Logger = log })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code, body, _ := e.do("POST", "/v2/jobs", map[string]any{"tasks": map[string]any{"up": map[string]any{"operation": "import/upload"}}})
-	if code != 201 {
-		t.Fatalf("create: %d %v", code, body)
-	}
-	data := body["data"].(map[string]any)
-	jobID := data["id"].(string)
-	upID := data["tasks"].([]any)[0].(map[string]any)["id"].(string)
+	jobID, upID := uploadJob(t, e)
 	c := sdkClient(t, e, testKey, sdk.WithLogger(log))
 	events, err := c.SubscribeJob(ctx, jobID)
 	if err != nil {
@@ -297,6 +285,18 @@ func TestRealtimeSubscriptionRedials(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Error("the channel stayed open until the caller's deadline, not closed after the redials")
 	}
+}
+
+// uploadJob creates a job of one import/upload task, which finishes once
+// a file is uploaded; it returns the job's and the task's IDs.
+func uploadJob(t *testing.T, e *env) (jobID, uploadTaskID string) {
+	t.Helper()
+	code, body, _ := e.do("POST", "/v2/jobs", map[string]any{"tasks": map[string]any{"up": map[string]any{"operation": "import/upload"}}})
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	data := body["data"].(map[string]any)
+	return data["id"].(string), data["tasks"].([]any)[0].(map[string]any)["id"].(string)
 }
 
 // failureLog is a debug log for the server and the client of one test,

@@ -476,7 +476,7 @@ func (l *link) connect(ctx context.Context, deadline <-chan time.Time, maxAttemp
 				break attempt
 			case <-deadline:
 				timer.Stop()
-				return fmt.Errorf("cloudconvert: no connection to the realtime endpoint %s within %v", l.c.socketURL, connectWait)
+				return l.setupTimeout()
 			case <-ctx.Done():
 				timer.Stop()
 				return ctx.Err()
@@ -492,13 +492,17 @@ func (l *link) connect(ctx context.Context, deadline <-chan time.Time, maxAttemp
 		case <-pause.C:
 		case <-deadline:
 			pause.Stop()
-			return fmt.Errorf("cloudconvert: no connection to the realtime endpoint %s within %v", l.c.socketURL, connectWait)
+			return l.setupTimeout()
 		case <-ctx.Done():
 			pause.Stop()
 			return ctx.Err()
 		}
 		delay = min(2*delay, redialDelayMax)
 	}
+}
+
+func (l *link) setupTimeout() error {
+	return fmt.Errorf("cloudconvert: no connection to the realtime endpoint %s within %v", l.c.socketURL, connectWait)
 }
 
 // keep redials a lost connection until ctx ends; it returns when ctx
