@@ -49,7 +49,7 @@ func nodeEnv(t *testing.T, logTo io.Writer) (*env, []string) {
 	const otherKey = "nodesdk-other-user-key"
 	e := newEnv(t, func(c *Config) {
 		if logTo != nil {
-			c.Logger = slog.New(slog.NewTextHandler(logTo, nil))
+			c.Logger = slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
 		c.WebhookSecret = testHookSecret
 		c.Users = []UserConfig{{ID: 1, Username: "local", Email: "local@localhost", Credits: 1000, APIKeys: []string{testKey}},

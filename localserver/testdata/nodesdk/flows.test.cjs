@@ -52,11 +52,14 @@ async function rejection(promise) {
 // acknowledged no-op on the same connection comes back after it).
 function settled(cc) {
     const acked = new Promise((resolve) => cc.socket.emit('unsubscribe', { channel: 'private-none' }, resolve));
-    return Promise.race([acked, timeout(30000, `the realtime connection (connected: ${cc.socket.connected})`)]);
+    return Promise.race([acked, timeout(30000, () => `the realtime connection (connected: ${cc.socket.connected})`)]);
 }
 
+// timeout rejects after ms; what (a string, or a function read then) says
+// what was awaited.
 const timeout = (ms, what) =>
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms).unref());
+    new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`)), ms).unref());
 
 // A webhook receiver on loopback: every POST, raw body and signature kept.
 async function receiver() {
@@ -309,6 +312,9 @@ test('a subscription to another user\'s job is refused', async () => {
     const received = [];
     intruder.jobs.subscribeEvent(job.id, 'finished', (e) => received.push(e));
     const refused = new Promise((resolve) => intruder.socket.on('subscription_error', (channel, status) => resolve({ channel, status })));
+    // Once the server has handled the subscribe, its refusal has been sent
+    // (on the same connection, before the no-op's answer).
+    await settled(intruder);
     const refusal = await Promise.race([refused, timeout(10000, 'subscription_error')]);
     assert.deepEqual(refusal, { channel: `private-job.${job.id}`, status: 403 });
     await owner.tasks.upload(job.tasks.find((t) => t.name === 'import-it'), png, 'input.png');
