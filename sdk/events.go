@@ -108,7 +108,7 @@ const (
 	// attemptWait bounds one connection attempt. Short: the socket.io
 	// client (v3.0.6) can miss the engine's "open" when it comes before
 	// its listener is attached, and then only this timeout, followed by
-	// a reconnection, gets it going.
+	// a new attempt (see link), gets it going.
 	attemptWait = 3 * time.Second
 )
 
@@ -162,12 +162,12 @@ func taskEvent(name string, d eventData) (TaskEvent, bool) {
 	return TaskEvent{Event: name, Task: d.Task}, d.Task.Id != ""
 }
 
-// subscription is one connection and its channel of events.
+// subscription is the channel of events of one subscription (its
+// connection is a link).
 type subscription[E any] struct {
 	ch     chan E
 	mu     sync.Mutex
 	closed bool
-	done   chan struct{} // closed with ch
 }
 
 // deliver hands an event to the reader, waiting while the buffer is full
@@ -190,7 +190,6 @@ func (s *subscription[E]) close() {
 	if !s.closed {
 		s.closed = true
 		close(s.ch)
-		close(s.done)
 	}
 }
 
@@ -198,7 +197,7 @@ func subscribe[E any](ctx context.Context, c *Client, channel string, decode fun
 	if c.socketURL == "" {
 		return nil, ErrNoEvents
 	}
-	sub := &subscription[E]{ch: make(chan E, eventBuffer), done: make(chan struct{})}
+	sub := &subscription[E]{ch: make(chan E, eventBuffer)}
 	l := newLink(c, channel, func(name string, data any) {
 		raw, err := json.Marshal(data)
 		if err != nil {
